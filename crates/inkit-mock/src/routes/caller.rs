@@ -1,0 +1,60 @@
+//! Who is calling: the `X-Inkit-API-Token` check (401 when missing or unknown) and the request headers
+//! that History keeps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use http::HeaderMap;
+use http::request::Parts;
+
+use crate::error::ApiError;
+use crate::state::{Caller, Inkit};
+
+pub const TOKEN_HEADER: &str = "x-inkit-api-token";
+
+/// Headers worth keeping on a History entry: the ones that tell retries apart and follow a trace.
+const KEPT_HEADERS: &[&str] = &[
+    "idempotency-key",
+    "x-request-id",
+    "x-trace-id",
+    "traceparent",
+    "tracestate",
+    "x-tapink-delivery-id",
+    "x-tapink-trace-id",
+    "x-tapink-attempt",
+    "user-agent",
+];
+
+/// The headers of interest, lower-cased, values as text.
+pub fn caller_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|&name| {
+            let value = headers.get(name)?;
+            Some((name.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        })
+        .collect()
+}
+
+impl FromRequestParts<Arc<Inkit>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, inkit: &Arc<Inkit>) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(TOKEN_HEADER)
+            .ok_or_else(|| ApiError::unauthorized("missing X-Inkit-API-Token header"))?;
+        let token_name = token
+            .to_str()
+            .ok()
+            .and_then(|t| inkit.token_name(t.trim()))
+            .ok_or_else(|| ApiError::unauthorized("the API key in the request was not authorized"))?;
+        let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
+        Ok(Caller {
+            token_name: token_name.to_owned(),
+            route: format!("{} {path}", parts.method),
+            headers: caller_headers(&parts.headers),
+        })
+    }
+}

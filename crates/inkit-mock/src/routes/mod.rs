@@ -1,0 +1,77 @@
+//! The routes: the Inkit API under `/v1` and without it (the Python SDK 1.0.5 drops the prefix), and the
+//! admin API and dashboard under `/__admin`.
+
+mod admin;
+mod batches;
+pub(crate) mod caller;
+mod documents;
+mod folders;
+mod renders;
+mod templates;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::routing::post;
+use http::{Method, Uri};
+
+use crate::error::ApiError;
+use crate::state::Inkit;
+
+pub fn router(inkit: Arc<Inkit>) -> Router {
+    let api = Router::new()
+        .route("/generate", post(renders::create))
+        .route("/render", post(renders::create).get(renders::list))
+        .route("/renders", get(renders::list))
+        .route("/render/{id}", get(renders::get).delete(renders::delete))
+        .route("/render/{id}/pdf", get(renders::pdf))
+        .route("/batch", post(batches::create).get(batches::list))
+        .route("/batch/{id}", get(batches::get))
+        .route("/document", get(documents::list))
+        .route("/document/{id}", get(documents::get).delete(documents::delete))
+        .route("/download/{id}", get(documents::download))
+        .route("/folder", get(folders::list))
+        .route("/template", post(templates::create).get(templates::list))
+        .route("/template/{id}", get(templates::get));
+    Router::new()
+        .merge(api.clone())
+        .nest("/v1", api)
+        .merge(admin::router())
+        .fallback(not_found)
+        // The server reads bodies under its own limit (413 in our error shape) before routing.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(inkit)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+/// The route a request is for, as the journal, counts and fault plans name it: without `/v1`, with ids
+/// as `{id}`, e.g. `GET /render/{id}/pdf`.
+pub fn route_key(method: &Method, path: &str) -> String {
+    let path = path.strip_prefix("/v1").filter(|p| p.is_empty() || p.starts_with('/')).unwrap_or(path);
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let id_at = if segments.first() == Some(&"__admin") { 2 } else { 1 };
+    if segments.len() > id_at && !(id_at == 2 && segments[1] != "history" && segments[1] != "templates") {
+        segments[id_at] = "{id}";
+    }
+    format!("{method} /{}", segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_keys_drop_the_prefix_and_ids() {
+        assert_eq!(route_key(&Method::POST, "/v1/generate"), "POST /generate");
+        assert_eq!(route_key(&Method::GET, "/render/rend_abc/pdf"), "GET /render/{id}/pdf");
+        assert_eq!(route_key(&Method::GET, "/v1/download/doc_1"), "GET /download/{id}");
+        assert_eq!(route_key(&Method::GET, "/__admin/history/rend_1/html"), "GET /__admin/history/{id}/html");
+        assert_eq!(route_key(&Method::GET, "/__admin/requests"), "GET /__admin/requests");
+        assert_eq!(route_key(&Method::GET, "/v1x"), "GET /v1x");
+    }
+}

@@ -1,0 +1,229 @@
+//! `POST /generate`, `POST /render` and the render routes: list, get, PDF, delete.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::history::{HistoryEntry, Status};
+use crate::json_body::{Fields, parse_object, type_name};
+use crate::listing::{ListQuery, MAX_PAGE_SIZE, SortValue};
+use crate::pdf::PdfDocument;
+use crate::state::{Caller, Inkit, NewRender};
+
+/// Creates one render. A CleverTap webhook test request (`is_test: true` and no `template_id`) is answered
+/// 200 and recorded as a test, so a CleverTap-style webhook can be saved against the mock.
+pub async fn create(State(inkit): State<Arc<Inkit>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body = parse_object(&body)?;
+    if body.get("is_test") == Some(&Value::Bool(true)) && body.get("template_id").is_none_or(Value::is_null) {
+        let entry = inkit.accept_test(body, &caller).await?;
+        return Ok(Json(json!({
+            "id": entry.id, "is_test": true, "message": "CleverTap webhook test request received",
+        })));
+    }
+    let render = parse_render(&body, true)?;
+    let (entries, _) = inkit.accept_renders(vec![render], None, &caller).await?;
+    Ok(Json(json!({"id": entries[0].id, "document_id": entries[0].document_id})))
+}
+
+/// Validates one render request (or, with `with_template` false, one item of a batch).
+pub fn parse_render(body: &Map<String, Value>, with_template: bool) -> Result<NewRender, ApiError> {
+    let f = Fields::new(body);
+    let template_id = if with_template { f.str("template_id")?.to_owned() } else { String::new() };
+    let merge_parameters = f.object("merge_parameters")?;
+    for (key, value) in merge_parameters {
+        if matches!(value, Value::Object(_) | Value::Array(_)) {
+            let field = format!("merge_parameters.{key}");
+            return Err(ApiError::invalid(
+                field.clone(),
+                format!("{field} must be a string, number, boolean or null, not {}", type_name(value)),
+            ));
+        }
+    }
+    let destinations = match f.opt_object("destinations")? {
+        None => None,
+        Some(d) => {
+            if let Some(storage) = d.get("inkit_storage").filter(|v| !v.is_null()) {
+                let Value::Object(storage) = storage else {
+                    return Err(crate::json_body::wrong_type("destinations.inkit_storage", "an object", storage));
+                };
+                let s = Fields::new(storage);
+                let within = |e: ApiError| e.within("destinations.inkit_storage");
+                s.opt_str("name").map_err(within)?;
+                s.opt_str("folder_id").map_err(within)?;
+                s.opt_str("description").map_err(within)?;
+                s.opt_object("retain_for").map_err(within)?;
+                if let Some(n) = s.opt_f64("expire_after_n_views").map_err(within)?
+                    && (n < 1.0 || n.fract() != 0.0)
+                {
+                    let field = "destinations.inkit_storage.expire_after_n_views";
+                    return Err(ApiError::invalid(field, format!("{field} must be a whole number of at least 1")));
+                }
+            }
+            Some(Value::Object(d.clone()))
+        }
+    };
+    Ok(NewRender {
+        template_id,
+        name: f.opt_str("name")?.map(str::to_owned),
+        description: f.opt_str("description")?.map(str::to_owned),
+        merge_parameters: merge_parameters.clone(),
+        destinations,
+    })
+}
+
+/// The filters `GET /render`, `GET /document` and the admin History share.
+pub fn entry_filter<'a>(q: &'a ListQuery, inkit: &Inkit) -> Result<impl Fn(&HistoryEntry) -> bool + 'a, ApiError> {
+    let now = inkit.now();
+    let ids = q.list_param("data-id");
+    let template = q.param("template_id");
+    let batch = q.param("batch_id");
+    let destination = q.param("destination_name");
+    let status = match q.param("destination_status").or(q.param("status")) {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            let key = if q.param("destination_status").is_some() { "destination_status" } else { "status" };
+            ApiError::invalid(key, format!("{key} must be one of in_progress, completed, deleted, test, not {s:?}"))
+        })?),
+    };
+    let from = time_param(q, "from")?;
+    let to = time_param(q, "to")?;
+    let search = q.search.clone().or_else(|| q.param("q").map(str::to_lowercase));
+    Ok(move |e: &HistoryEntry| {
+        ids.as_ref().is_none_or(|ids| ids.contains(&e.id.as_str()))
+            && template.is_none_or(|t| e.template_id.as_deref() == Some(t))
+            && batch.is_none_or(|b| e.batch_id.as_deref() == Some(b))
+            && destination.is_none_or(|d| e.destinations.as_ref().is_some_and(|ds| ds.get(d).is_some()))
+            && status.is_none_or(|s| e.status(now) == s)
+            && from.is_none_or(|t| e.created_at >= t)
+            && to.is_none_or(|t| e.created_at <= t)
+            && search.as_deref().is_none_or(|needle| e.matches_text(needle))
+    })
+}
+
+fn time_param(q: &ListQuery, key: &str) -> Result<Option<clock::Timestamp>, ApiError> {
+    q.param(key)
+        .map(|s| {
+            s.parse::<clock::Timestamp>().map_err(|_| {
+                ApiError::invalid(
+                    key,
+                    format!("{key} must be an RFC 3339 time such as 2026-11-27T07:30:00Z, not {s:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+pub fn entry_sort_value<'a>(e: &'a Arc<HistoryEntry>, key: &str, now: clock::Timestamp) -> SortValue<'a> {
+    match key {
+        "name" => SortValue::text(e.name.as_deref()),
+        "status" => SortValue::Text(e.status(now).as_str()),
+        "id" => SortValue::Text(&e.id),
+        // Acceptance order: created_at with ties broken the way they happened.
+        _ => SortValue::Num(i128::from(e.seq)),
+    }
+}
+
+pub const ENTRY_SORT_KEYS: &[&str] = &["created_at", "name", "status", "id"];
+
+pub async fn list(
+    State(inkit): State<Arc<Inkit>>,
+    _caller: Caller,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let q = ListQuery::parse(raw, ENTRY_SORT_KEYS, MAX_PAGE_SIZE)?;
+    let keep = entry_filter(&q, &inkit)?;
+    let now = inkit.now();
+    let mut items = inkit.entries_where(|e| e.is_live_render() && keep(e));
+    q.sort(&mut items, |e, k| entry_sort_value(e, k, now));
+    Ok(Json(q.page(&items, |e| e.render_json(now))))
+}
+
+pub async fn get(
+    State(inkit): State<Arc<Inkit>>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(inkit.live_render(&id)?.render_json(inkit.now())))
+}
+
+pub async fn delete(
+    State(inkit): State<Arc<Inkit>>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entry = inkit.live_render(&id)?;
+    inkit.delete(&entry).await?;
+    Ok(no_content())
+}
+
+/// 204 with `Content-Type: application/json`: the Python SDK reads the header of every response.
+pub fn no_content() -> Response {
+    (StatusCode::NO_CONTENT, [(header::CONTENT_TYPE, "application/json")]).into_response()
+}
+
+pub async fn pdf(
+    State(inkit): State<Arc<Inkit>>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let entry = inkit.live_render(&id)?;
+    let page = match raw.get("page").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<usize>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| ApiError::invalid("page", format!("page must be a whole number from 1, not {s:?}")))?,
+        ),
+    };
+    pdf_response(&inkit, &entry, page)
+}
+
+/// The document's PDF, or 404 while it is still being processed (the SDKs poll on 404).
+pub fn pdf_response(inkit: &Inkit, entry: &HistoryEntry, page: Option<usize>) -> Result<Response, ApiError> {
+    match entry.status(inkit.now()) {
+        Status::Completed => {}
+        Status::InProgress => {
+            return Err(ApiError::not_found(format!("render {} is still in progress; try again shortly", entry.id)));
+        }
+        Status::Deleted | Status::Test => return Err(ApiError::unknown("render", &entry.id)),
+    }
+    let document = PdfDocument::from_html(entry.name.as_deref().unwrap_or(&entry.id), &merged_html(inkit, entry));
+    let bytes = match page {
+        None => document.to_pdf(),
+        Some(n) => document.page_pdf(n).ok_or_else(|| {
+            ApiError::not_found(format!("page {n} not found; the document has {} page(s)", document.page_count()))
+        })?,
+    };
+    let filename = format!("inline; filename=\"{}.pdf\"", entry.document_id.as_deref().unwrap_or(&entry.id));
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, filename)], bytes)
+        .into_response())
+}
+
+/// The template's HTML with this entry's parameters merged in. If the template is gone, a plain page of
+/// the parameters stands in, so the record stays readable.
+pub fn merged_html(inkit: &Inkit, entry: &HistoryEntry) -> String {
+    match entry.template_id.as_deref().and_then(|id| inkit.template(id)) {
+        Some(t) => t.merge(&entry.merge_parameters),
+        None => {
+            let mut html = String::from("<html><body><h1>Merge parameters</h1>");
+            for (k, v) in &entry.merge_parameters {
+                html.push_str("<p>");
+                crate::merge::escape_html_into(k, &mut html);
+                html.push_str(": ");
+                crate::merge::escape_html_into(&crate::merge::display_value(v), &mut html);
+                html.push_str("</p>");
+            }
+            html.push_str("</body></html>");
+            html
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The transport: accepts connections on a bound listener, and for each request reads the body under the
+//! size limit, applies the fault plan, routes it, makes every answer JSON-typed, journals it, and drains
+//! in-flight requests on shutdown.
+//!
+//! Serving hyper connections ourselves, rather than with `axum::serve`, is what lets a fault close a
+//! connection without an answer, and lets the journal see requests that never reach a route (too large,
+//! cut off).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::error::ApiError;
+use crate::faults::Verdict;
+use crate::journal::{BODY_EXCERPT_BYTES, JournalEntry};
+use crate::routes::{route_key, router};
+use crate::state::Inkit;
+
+/// Serves the mock on `listener` until `shutdown` resolves, then stops accepting and waits for in-flight
+/// requests (up to the configured drain timeout). Every request answered 2xx is in History by then.
+pub async fn serve(
+    listener: TcpListener,
+    inkit: Arc<Inkit>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = router(inkit.clone());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = RequestHandler { inkit: inkit.clone(), router: router.clone() };
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .max_headers(100)
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().handle(req)));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = tokio::time::sleep(inkit.config.drain_timeout) => {
+            tracing::warn!("drain timeout: closing connections that are still busy");
+        }
+    }
+    Ok(())
+}
+
+/// Returned to hyper to close a connection without answering (an injected `close` fault, or a client
+/// that went away mid-body).
+#[derive(Debug)]
+struct Closed(&'static str);
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Closed {}
+
+#[derive(Clone)]
+struct RequestHandler {
+    inkit: Arc<Inkit>,
+    router: Router,
+}
+
+impl RequestHandler {
+    async fn handle(self, req: Request<Incoming>) -> Result<Response, Closed> {
+        let started = Instant::now();
+        let received_at = self.inkit.now();
+        let (parts, body) = req.into_parts();
+        let route = route_key(&parts.method, parts.uri.path());
+        let mut journal = JournalEntry {
+            seq: 0,
+            received_at,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            route: route.clone(),
+            headers: self.journal_headers(&parts.headers),
+            body_excerpt: String::new(),
+            body_bytes: 0,
+            status: 0,
+            duration_ms: 0.0,
+            fault: None,
+        };
+        let result = self.answer(&route, parts, body, &mut journal).await;
+        journal.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        journal.status = result.as_ref().map_or(0, |r| r.status().as_u16());
+        self.inkit.journal.record(journal);
+        result
+    }
+
+    async fn answer(
+        &self,
+        route: &str,
+        parts: http::request::Parts,
+        body: Incoming,
+        journal: &mut JournalEntry,
+    ) -> Result<Response, Closed> {
+        let limit = self.inkit.config.body_limit;
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Ok(ApiError::too_large(limit).into_response());
+        }
+        let body: Bytes = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return Ok(ApiError::too_large(limit).into_response());
+            }
+            Err(_) => return Err(Closed("the client closed the connection while sending the body")),
+        };
+        journal.body_bytes = body.len();
+        journal.body_excerpt = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT_BYTES)]).into_owned();
+
+        if !route.contains(" /__admin") && !route.ends_with(" /") {
+            let token = parts.headers.get(crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            let decision = self.inkit.faults.decide(route, token, self.inkit.now());
+            journal.fault = decision.label.clone();
+            if !decision.delay.is_zero() {
+                // Only this request waits; nothing is locked while it sleeps.
+                tokio::time::sleep(decision.delay).await;
+            }
+            match decision.verdict {
+                Verdict::Pass => {}
+                Verdict::Respond(error) => return Ok(error.into_response()),
+                Verdict::Close => return Err(Closed("injected fault: connection closed without an answer")),
+            }
+        }
+
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_owned();
+        let request = Request::from_parts(parts, Body::from(body));
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        Ok(as_json_api(response, method.as_str(), &path).await)
+    }
+
+    /// Request headers for the journal, with the API token replaced by its name: secrets stay out of logs.
+    fn journal_headers(&self, headers: &http::HeaderMap) -> std::collections::BTreeMap<String, String> {
+        headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if name.as_str() == crate::routes::caller::TOKEN_HEADER {
+                    match value.to_str().ok().and_then(|t| self.inkit.token_name(t.trim())) {
+                        Some(n) => format!("<token {n}>"),
+                        None => "<unknown token>".to_owned(),
+                    }
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.as_str().to_owned(), value)
+            })
+            .collect()
+    }
+}
+
+/// Makes every answer what the SDKs need: a Content-Type on every response (204 included), and errors
+/// that framework layers produced (405, bad query strings) in our JSON error shape.
+async fn as_json_api(response: Response, method: &str, path: &str) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == "application/json");
+    if status.is_client_error() && !is_json {
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return ApiError::method_not_allowed(method, path).into_response();
+        }
+        let (_, body) = response.into_parts();
+        let text = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let mut error = ApiError::malformed(String::from_utf8_lossy(&text).trim().to_owned());
+        error.status = status;
+        if status == StatusCode::BAD_REQUEST {
+            error.message = format!("invalid query string: {}", error.message);
+        }
+        return error.into_response();
+    }
+    let mut response = response;
+    if !response.headers().contains_key(header::CONTENT_TYPE) {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    response
+}

@@ -1,0 +1,467 @@
+//! The mock's state and the operations the routes perform on it: templates, History entries and batches
+//! indexed in memory, every change written through the store before it is acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use clock::{Clock, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::batch::Batch;
+use crate::config::{ApiToken, MockConfig, Storage};
+use crate::error::ApiError;
+use crate::faults::Faults;
+use crate::history::{EntryKind, HistoryEntry};
+use crate::ids::{IdGenerator, IdKind, stable_id};
+use crate::journal::Journal;
+use crate::store::{Backend, MemoryBackend, Record, SqliteBackend, StoreError, Writer};
+use crate::template::{NewTemplate, Template};
+
+/// Why the mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Templates(#[from] crate::template::TemplateFileError),
+    #[error("invalid fault plan: {0}")]
+    Faults(#[from] crate::faults::PlanError),
+    #[error("no API token is configured; give at least one NAME=TOKEN")]
+    NoTokens,
+}
+
+/// A render to create, validated.
+#[derive(Debug, Clone)]
+pub struct NewRender {
+    pub template_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub merge_parameters: Map<String, Value>,
+    pub destinations: Option<Value>,
+}
+
+/// Who made a request and the headers worth keeping.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_name: String,
+    pub route: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Caller {
+    fn idempotency_key(&self) -> Option<String> {
+        self.headers.get("idempotency-key").cloned()
+    }
+}
+
+/// Items addressed by id, in insertion order.
+#[derive(Debug)]
+struct ById<T> {
+    items: Vec<Arc<T>>,
+    index: HashMap<String, usize>,
+}
+
+impl<T> Default for ById<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), index: HashMap::new() }
+    }
+}
+
+impl<T> ById<T> {
+    fn get(&self, id: &str) -> Option<&Arc<T>> {
+        self.index.get(id).map(|&i| &self.items[i])
+    }
+
+    fn upsert(&mut self, id: String, item: Arc<T>) {
+        match self.index.get(&id) {
+            Some(&i) => self.items[i] = item,
+            None => {
+                self.index.insert(id, self.items.len());
+                self.items.push(item);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    templates: ById<Template>,
+    /// In order of `seq`, which is the order requests were accepted.
+    entries: ById<HistoryEntry>,
+    by_document: HashMap<String, String>,
+    batches: ById<Batch>,
+    /// First entry id for each `Idempotency-Key` seen.
+    idempotency: HashMap<String, String>,
+}
+
+impl Data {
+    fn insert_entry(&mut self, entry: Arc<HistoryEntry>) {
+        if let Some(doc) = &entry.document_id {
+            self.by_document.insert(doc.clone(), entry.id.clone());
+        }
+        if let Some(key) = &entry.idempotency_key {
+            self.idempotency.entry(key.clone()).or_insert_with(|| entry.id.clone());
+        }
+        self.entries.upsert(entry.id.clone(), entry);
+    }
+}
+
+/// The mock's shared state.
+pub struct Inkit {
+    pub config: MockConfig,
+    pub clock: Arc<dyn Clock>,
+    pub journal: Journal,
+    pub faults: Faults,
+    ids: IdGenerator,
+    next_seq: AtomicU64,
+    /// Tokens by value, to their names.
+    tokens: HashMap<String, String>,
+    default_folder: String,
+    data: RwLock<Data>,
+    /// Serialises the choice of `duplicate_of` with the recording of the first key, so two concurrent
+    /// requests with one key cannot both be "first".
+    idempotency_gate: Mutex<()>,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for Inkit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inkit").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Inkit {
+    /// Opens the store, loads what it holds and the template files, and is ready to serve.
+    pub fn open(config: MockConfig, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
+        if config.tokens.is_empty() {
+            return Err(StartError::NoTokens);
+        }
+        let mut backend: Box<dyn Backend> = match &config.storage {
+            Storage::Memory => Box::new(MemoryBackend),
+            Storage::DataDir(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
+                Box::new(SqliteBackend::open(&dir.join("history.sqlite3"))?)
+            }
+        };
+        let snapshot = backend.load()?;
+        let mut data = Data::default();
+        let mut next_seq = 0;
+        for mut t in snapshot.templates {
+            t.prepare();
+            data.templates.upsert(t.id.clone(), Arc::new(t));
+        }
+        let mut entries = snapshot.entries;
+        entries.sort_by_key(|e| e.seq);
+        for e in entries {
+            next_seq = next_seq.max(e.seq + 1);
+            data.insert_entry(Arc::new(e));
+        }
+        for b in snapshot.batches {
+            next_seq = next_seq.max(b.seq + 1);
+            data.batches.upsert(b.id.clone(), Arc::new(b));
+        }
+        if let Some(dir) = &config.templates_dir {
+            for t in crate::template::load_dir(dir, clock.now())? {
+                data.templates.upsert(t.id.clone(), Arc::new(t));
+            }
+        }
+        let faults = Faults::new(config.faults.clone())?;
+        let tokens = config.tokens.iter().map(|ApiToken { name, token }| (token.clone(), name.clone())).collect();
+        Ok(Arc::new(Self {
+            journal: Journal::new(config.journal_capacity),
+            faults,
+            ids: IdGenerator::from_entropy(),
+            next_seq: AtomicU64::new(next_seq),
+            tokens,
+            default_folder: stable_id(IdKind::Folder, "inkit-storage"),
+            data: RwLock::new(data),
+            idempotency_gate: Mutex::new(()),
+            writer: Writer::start(backend),
+            config,
+            clock,
+        }))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The name of the token, if it is one we know.
+    pub fn token_name(&self, token: &str) -> Option<&str> {
+        self.tokens.get(token).map(String::as_str)
+    }
+
+    pub fn default_folder(&self) -> &str {
+        &self.default_folder
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
+        self.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Data> {
+        self.data.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn persist(&self, records: Vec<Record>) -> Result<(), ApiError> {
+        self.writer.write(records).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
+    }
+
+    // --- templates ---
+
+    pub async fn create_template(&self, fields: NewTemplate, caller: &Caller) -> Result<Arc<Template>, ApiError> {
+        let t = Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.clone());
+        self.persist(vec![Record::Template(t.clone())]).await?;
+        let t = Arc::new(t);
+        self.write().templates.upsert(t.id.clone(), t.clone());
+        Ok(t)
+    }
+
+    pub fn template(&self, id: &str) -> Option<Arc<Template>> {
+        self.read().templates.get(id).cloned()
+    }
+
+    pub fn templates(&self) -> Vec<Arc<Template>> {
+        self.read().templates.items.clone()
+    }
+
+    // --- renders and History ---
+
+    /// Records renders (one for generate/render, many for a batch) in History, all or none.
+    pub async fn accept_renders(
+        &self,
+        renders: Vec<NewRender>,
+        batch_name: Option<Option<String>>,
+        caller: &Caller,
+    ) -> Result<(Vec<Arc<HistoryEntry>>, Option<Arc<Batch>>), ApiError> {
+        let now = self.now();
+        let ready_at = now + self.config.processing_delay;
+        let mut entries = Vec::with_capacity(renders.len());
+        let mut batch = batch_name.map(|name| Batch {
+            seq: self.seq(),
+            id: self.ids.next(IdKind::Batch),
+            name,
+            template_id: renders.first().map(|r| r.template_id.clone()).unwrap_or_default(),
+            render_ids: Vec::with_capacity(renders.len()),
+            created_at: now,
+            created_by: caller.token_name.clone(),
+        });
+        for r in renders {
+            let template = self.template(&r.template_id).ok_or_else(|| {
+                let mut e = ApiError::unknown("template", &r.template_id);
+                e.field = Some("template_id".into());
+                e
+            })?;
+            let warnings = template.merge_template().warnings(&r.merge_parameters);
+            let folder_id = r
+                .destinations
+                .as_ref()
+                .and_then(|d| d.get("inkit_storage"))
+                .and_then(|s| s.get("folder_id"))
+                .and_then(Value::as_str)
+                .unwrap_or(&self.default_folder)
+                .to_owned();
+            let id = self.ids.next(IdKind::Render);
+            if let Some(b) = &mut batch {
+                b.render_ids.push(id.clone());
+            }
+            entries.push(HistoryEntry {
+                seq: self.seq(),
+                id,
+                document_id: Some(self.ids.next(IdKind::Document)),
+                kind: EntryKind::Render,
+                route: caller.route.clone(),
+                batch_id: batch.as_ref().map(|b| b.id.clone()),
+                template_id: Some(template.id.clone()),
+                template_name: Some(template.name.clone()),
+                name: r.name,
+                description: r.description,
+                merge_parameters: r.merge_parameters,
+                destinations: r.destinations,
+                folder_id,
+                warnings,
+                created_at: now,
+                ready_at,
+                created_by: caller.token_name.clone(),
+                request_headers: caller.headers.clone(),
+                idempotency_key: caller.idempotency_key(),
+                duplicate_of: None,
+                test_body: None,
+                deleted_at: None,
+            });
+        }
+        self.commit_entries(entries, batch).await
+    }
+
+    /// Records a CleverTap webhook test request.
+    pub async fn accept_test(&self, body: Map<String, Value>, caller: &Caller) -> Result<Arc<HistoryEntry>, ApiError> {
+        let now = self.now();
+        let entry = HistoryEntry {
+            seq: self.seq(),
+            id: self.ids.next(IdKind::Test),
+            document_id: None,
+            kind: EntryKind::Test,
+            route: caller.route.clone(),
+            batch_id: None,
+            template_id: None,
+            template_name: None,
+            name: Some("CleverTap webhook test request".into()),
+            description: None,
+            merge_parameters: Map::new(),
+            destinations: None,
+            folder_id: self.default_folder.clone(),
+            warnings: Vec::new(),
+            created_at: now,
+            ready_at: now,
+            created_by: caller.token_name.clone(),
+            request_headers: caller.headers.clone(),
+            idempotency_key: caller.idempotency_key(),
+            duplicate_of: None,
+            test_body: Some(Value::Object(body)),
+            deleted_at: None,
+        };
+        let (mut entries, _) = self.commit_entries(vec![entry], None).await?;
+        Ok(entries.remove(0))
+    }
+
+    async fn commit_entries(
+        &self,
+        mut entries: Vec<HistoryEntry>,
+        batch: Option<Batch>,
+    ) -> Result<(Vec<Arc<HistoryEntry>>, Option<Arc<Batch>>), ApiError> {
+        // Mark retries: an entry whose key an earlier entry (or an earlier item of this request) carried.
+        // Keys are claimed before the write so a concurrent request with the same key sees this one as first.
+        let mut claimed = Vec::new();
+        {
+            let _gate = self.idempotency_gate.lock().unwrap_or_else(|p| p.into_inner());
+            let mut data = self.write();
+            for e in &mut entries {
+                if let Some(key) = &e.idempotency_key {
+                    match data.idempotency.get(key) {
+                        Some(first) => e.duplicate_of = Some(first.clone()),
+                        None => {
+                            data.idempotency.insert(key.clone(), e.id.clone());
+                            claimed.push(key.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let mut records: Vec<Record> = entries.iter().cloned().map(Record::Entry).collect();
+        if let Some(b) = &batch {
+            records.push(Record::Batch(b.clone()));
+        }
+        if let Err(e) = self.persist(records).await {
+            let mut data = self.write();
+            for key in claimed {
+                data.idempotency.remove(&key);
+            }
+            return Err(e);
+        }
+        let entries: Vec<Arc<HistoryEntry>> = entries.into_iter().map(Arc::new).collect();
+        let batch = batch.map(Arc::new);
+        let mut data = self.write();
+        for e in &entries {
+            data.insert_entry(e.clone());
+        }
+        if let Some(b) = &batch {
+            data.batches.upsert(b.id.clone(), b.clone());
+        }
+        Ok((entries, batch))
+    }
+
+    /// Any History entry by id (render or test), deleted ones included.
+    pub fn entry(&self, id: &str) -> Option<Arc<HistoryEntry>> {
+        self.read().entries.get(id).cloned()
+    }
+
+    /// A render that has not been deleted.
+    pub fn live_render(&self, id: &str) -> Result<Arc<HistoryEntry>, ApiError> {
+        self.entry(id).filter(|e| e.is_live_render()).ok_or_else(|| ApiError::unknown("render", id))
+    }
+
+    /// The render behind a document that has not been deleted.
+    pub fn live_document(&self, document_id: &str) -> Result<Arc<HistoryEntry>, ApiError> {
+        let data = self.read();
+        data.by_document
+            .get(document_id)
+            .and_then(|id| data.entries.get(id))
+            .filter(|e| e.is_live_render())
+            .cloned()
+            .ok_or_else(|| ApiError::unknown("document", document_id))
+    }
+
+    /// Deletes a render's document and PDF. The entry stays in History, marked deleted, so the record of
+    /// what was generated is not lost.
+    pub async fn delete(&self, entry: &HistoryEntry) -> Result<(), ApiError> {
+        let mut deleted = entry.clone();
+        deleted.deleted_at = Some(self.now());
+        self.persist(vec![Record::Entry(deleted.clone())]).await?;
+        self.write().insert_entry(Arc::new(deleted));
+        Ok(())
+    }
+
+    /// Entries matching `keep`, in order of acceptance.
+    pub fn entries_where(&self, keep: impl Fn(&HistoryEntry) -> bool) -> Vec<Arc<HistoryEntry>> {
+        self.read().entries.items.iter().filter(|e| keep(e)).cloned().collect()
+    }
+
+    pub fn entry_count(&self) -> usize {
+        self.read().entries.items.len()
+    }
+
+    pub fn batch(&self, id: &str) -> Option<Arc<Batch>> {
+        self.read().batches.get(id).cloned()
+    }
+
+    pub fn batches(&self) -> Vec<Arc<Batch>> {
+        self.read().batches.items.clone()
+    }
+
+    /// A batch as the API shows it, counting its renders' statuses now.
+    pub fn batch_json(&self, batch: &Batch) -> Value {
+        let data = self.read();
+        let now = self.now();
+        batch.to_json(batch.render_ids.iter().filter_map(|id| data.entries.get(id).map(|e| &**e)), now)
+    }
+
+    /// Folder ids in use: the default folder and every `inkit_storage.folder_id` given.
+    pub fn folder_ids(&self) -> Vec<String> {
+        let data = self.read();
+        let mut ids = vec![self.default_folder.clone()];
+        for e in &data.entries.items {
+            if !ids.contains(&e.folder_id) {
+                ids.push(e.folder_id.clone());
+            }
+        }
+        ids
+    }
+
+    /// Forgets all History entries and batches (templates stay): the admin reset.
+    pub async fn clear_history(&self) -> Result<(), ApiError> {
+        self.writer.clear().await.map_err(|e| ApiError::internal(e.to_string()))?;
+        let templates: Vec<_> = {
+            let mut data = self.write();
+            let templates = std::mem::take(&mut data.templates);
+            *data = Data::default();
+            templates.items
+        };
+        // The backend forgot templates too; write API-created ones back so they survive a restart.
+        let records =
+            templates.iter().filter(|t| t.created_by != "fixtures").map(|t| Record::Template((**t).clone())).collect();
+        self.persist(records).await?;
+        let mut data = self.write();
+        for t in templates {
+            data.templates.upsert(t.id.clone(), t);
+        }
+        Ok(())
+    }
+}

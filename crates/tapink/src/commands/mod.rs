@@ -1,0 +1,3 @@
+//! One module per `tapink` subcommand.
+
+pub mod inkit;
