@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clock::Timestamp;
@@ -251,12 +252,15 @@ struct State {
 
 #[derive(Debug)]
 pub struct Faults {
+    /// Whether any rule is set; lets the common case (no faults) skip the lock.
+    active: AtomicBool,
     state: Mutex<State>,
 }
 
 impl Faults {
     pub fn new(plan: FaultPlan) -> Result<Self, PlanError> {
-        Ok(Self { state: Mutex::new(State::new(plan)?) })
+        let state = State::new(plan)?;
+        Ok(Self { active: AtomicBool::new(!state.rules.is_empty()), state: Mutex::new(state) })
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -266,7 +270,9 @@ impl Faults {
     /// Replaces the plan and resets counters; a bad plan leaves the old one in force.
     pub fn replace(&self, plan: FaultPlan) -> Result<(), PlanError> {
         let new = State::new(plan)?;
-        *self.lock() = new;
+        let mut state = self.lock();
+        self.active.store(!new.rules.is_empty(), Ordering::Release);
+        *state = new;
         Ok(())
     }
 
@@ -277,6 +283,9 @@ impl Faults {
     /// Decides the fate of one request to `route` (as the journal names it) made with `token`.
     pub fn decide(&self, method_and_route: &str, token: Option<&str>, now: Timestamp) -> Decision {
         let mut decision = Decision { delay: Duration::ZERO, verdict: Verdict::Pass, label: None };
+        if !self.active.load(Ordering::Acquire) {
+            return decision;
+        }
         let mut s = self.lock();
         if s.rules.is_empty() {
             return decision;
@@ -311,7 +320,7 @@ impl Faults {
                     }
                 }
                 Action::Every { n, outcome } => {
-                    if nth % n == 0 {
+                    if nth.is_multiple_of(*n) {
                         outcome.clone()
                     } else {
                         Outcome::Pass

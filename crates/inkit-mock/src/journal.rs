@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use clock::Timestamp;
+use http::HeaderMap;
 use serde::Serialize;
 
 /// How much of a request body the journal keeps.
@@ -20,15 +22,28 @@ pub struct JournalEntry {
     pub query: Option<String>,
     /// The route it matched, without the `/v1` prefix and with ids as `{id}`, e.g. `GET /render/{id}`.
     pub route: String,
-    /// Header values, with the API token shown only by its configured name.
-    pub headers: BTreeMap<String, String>,
-    pub body_excerpt: String,
+    /// Header values, with the API token shown only by its configured name. Kept as received (cheap
+    /// reference-counted copies) and turned into text only when someone reads the journal.
+    #[serde(serialize_with = "ser_headers")]
+    pub headers: HeaderMap,
+    #[serde(serialize_with = "ser_lossy")]
+    pub body_excerpt: Bytes,
     pub body_bytes: usize,
     /// 0 when the connection was closed without an answer (an injected fault).
     pub status: u16,
     pub duration_ms: f64,
     /// The injected fault that shaped the answer, if any.
     pub fault: Option<String>,
+}
+
+fn ser_headers<S: serde::Serializer>(headers: &HeaderMap, s: S) -> Result<S::Ok, S::Error> {
+    let map: BTreeMap<&str, std::borrow::Cow<'_, str>> =
+        headers.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes()))).collect();
+    map.serialize(s)
+}
+
+fn ser_lossy<S: serde::Serializer>(bytes: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(bytes))
 }
 
 fn ser_time<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -115,8 +130,8 @@ mod tests {
             path: "/v1/generate".into(),
             query: None,
             route: route.into(),
-            headers: BTreeMap::new(),
-            body_excerpt: String::new(),
+            headers: HeaderMap::new(),
+            body_excerpt: Bytes::new(),
             body_bytes: 0,
             status,
             duration_ms: 0.0,

@@ -108,7 +108,7 @@ impl RequestHandler {
             query: parts.uri.query().map(str::to_owned),
             route: route.clone(),
             headers: self.journal_headers(&parts.headers),
-            body_excerpt: String::new(),
+            body_excerpt: Bytes::new(),
             body_bytes: 0,
             status: 0,
             duration_ms: 0.0,
@@ -141,7 +141,7 @@ impl RequestHandler {
             Err(_) => return Err(Closed("the client closed the connection while sending the body")),
         };
         journal.body_bytes = body.len();
-        journal.body_excerpt = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT_BYTES)]).into_owned();
+        journal.body_excerpt = body.slice(..body.len().min(BODY_EXCERPT_BYTES));
 
         if !route.contains(" /__admin") && !route.ends_with(" /") {
             let token = parts.headers.get(crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
@@ -169,21 +169,18 @@ impl RequestHandler {
     }
 
     /// Request headers for the journal, with the API token replaced by its name: secrets stay out of logs.
-    fn journal_headers(&self, headers: &http::HeaderMap) -> std::collections::BTreeMap<String, String> {
+    fn journal_headers(&self, headers: &http::HeaderMap) -> http::HeaderMap {
+        let mut headers = headers.clone();
+        let token_header = crate::routes::caller::TOKEN_HEADER;
+        if let Some(token) = headers.get(token_header) {
+            let shown = match token.to_str().ok().and_then(|t| self.inkit.token_name(t.trim())) {
+                Some(n) => format!("<token {n}>"),
+                None => "<unknown token>".to_owned(),
+            };
+            let shown = HeaderValue::from_str(&shown).unwrap_or(HeaderValue::from_static("<token>"));
+            headers.insert(token_header, shown);
+        }
         headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.as_str() == crate::routes::caller::TOKEN_HEADER {
-                    match value.to_str().ok().and_then(|t| self.inkit.token_name(t.trim())) {
-                        Some(n) => format!("<token {n}>"),
-                        None => "<unknown token>".to_owned(),
-                    }
-                } else {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                };
-                (name.as_str().to_owned(), value)
-            })
-            .collect()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use clock::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -121,9 +121,6 @@ pub struct Inkit {
     tokens: HashMap<String, String>,
     default_folder: String,
     data: RwLock<Data>,
-    /// Serialises the choice of `duplicate_of` with the recording of the first key, so two concurrent
-    /// requests with one key cannot both be "first".
-    idempotency_gate: Mutex<()>,
     writer: Writer,
 }
 
@@ -179,7 +176,6 @@ impl Inkit {
             tokens,
             default_folder: stable_id(IdKind::Folder, "inkit-storage"),
             data: RwLock::new(data),
-            idempotency_gate: Mutex::new(()),
             writer: Writer::start(backend),
             config,
             clock,
@@ -211,15 +207,20 @@ impl Inkit {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    async fn persist(&self, records: Vec<Record>) -> Result<(), ApiError> {
-        self.writer.write(records).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
+    /// Writes the records `make` builds, and returns once they are durable. With the memory backend there
+    /// is nothing to write, so the records are not even built.
+    async fn persist(&self, make: impl FnOnce() -> Vec<Record>) -> Result<(), ApiError> {
+        if !self.writer.is_durable() {
+            return Ok(());
+        }
+        self.writer.write(make()).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
     }
 
     // --- templates ---
 
     pub async fn create_template(&self, fields: NewTemplate, caller: &Caller) -> Result<Arc<Template>, ApiError> {
         let t = Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.clone());
-        self.persist(vec![Record::Template(t.clone())]).await?;
+        self.persist(|| vec![Record::template(&t)]).await?;
         let t = Arc::new(t);
         self.write().templates.upsert(t.id.clone(), t.clone());
         Ok(t)
@@ -340,8 +341,9 @@ impl Inkit {
         // Mark retries: an entry whose key an earlier entry (or an earlier item of this request) carried.
         // Keys are claimed before the write so a concurrent request with the same key sees this one as first.
         let mut claimed = Vec::new();
-        {
-            let _gate = self.idempotency_gate.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.iter().any(|e| e.idempotency_key.is_some()) {
+            // One write lock makes the check and the claim atomic: of two concurrent requests with one
+            // key, exactly one is first.
             let mut data = self.write();
             for e in &mut entries {
                 if let Some(key) = &e.idempotency_key {
@@ -355,10 +357,11 @@ impl Inkit {
                 }
             }
         }
-        let mut records: Vec<Record> = entries.iter().cloned().map(Record::Entry).collect();
-        if let Some(b) = &batch {
-            records.push(Record::Batch(b.clone()));
-        }
+        let records = || {
+            let mut records: Vec<Record> = entries.iter().map(Record::entry).collect();
+            records.extend(batch.as_ref().map(Record::batch));
+            records
+        };
         if let Err(e) = self.persist(records).await {
             let mut data = self.write();
             for key in claimed {
@@ -404,7 +407,7 @@ impl Inkit {
     pub async fn delete(&self, entry: &HistoryEntry) -> Result<(), ApiError> {
         let mut deleted = entry.clone();
         deleted.deleted_at = Some(self.now());
-        self.persist(vec![Record::Entry(deleted.clone())]).await?;
+        self.persist(|| vec![Record::entry(&deleted)]).await?;
         self.write().insert_entry(Arc::new(deleted));
         Ok(())
     }
@@ -455,9 +458,8 @@ impl Inkit {
             templates.items
         };
         // The backend forgot templates too; write API-created ones back so they survive a restart.
-        let records =
-            templates.iter().filter(|t| t.created_by != "fixtures").map(|t| Record::Template((**t).clone())).collect();
-        self.persist(records).await?;
+        self.persist(|| templates.iter().filter(|t| t.created_by != "fixtures").map(|t| Record::template(t)).collect())
+            .await?;
         let mut data = self.write();
         for t in templates {
             data.templates.upsert(t.id.clone(), t);

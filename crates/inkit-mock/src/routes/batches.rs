@@ -19,11 +19,12 @@ pub const MAX_BATCH_RENDERS: usize = 1000;
 
 /// Creates the batch's renders all or none: one bad item refuses the whole batch, naming the item.
 pub async fn create(State(inkit): State<Arc<Inkit>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(&body)?;
+    let mut body = parse_object(&body)?;
     let f = Fields::new(&body);
-    let template_id = f.str("template_id")?;
+    let template_id = f.str("template_id")?.to_owned();
     let name = f.opt_str("name")?.map(str::to_owned);
-    let items = f.array("renders")?;
+    f.array("renders")?;
+    let Some(Value::Array(items)) = body.remove("renders") else { unreachable!("checked to be an array") };
     if items.is_empty() || items.len() > MAX_BATCH_RENDERS {
         return Err(ApiError::invalid(
             "renders",
@@ -31,11 +32,11 @@ pub async fn create(State(inkit): State<Arc<Inkit>>, caller: Caller, body: Bytes
         ));
     }
     let mut renders = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let at = format!("renders[{i}]");
-        let Value::Object(item) = item else { return Err(wrong_type(&at, "an object", item)) };
+        let Value::Object(item) = item else { return Err(wrong_type(&at, "an object", &item)) };
         let mut render = parse_render(item, false).map_err(|e| e.within(&at))?;
-        render.template_id = template_id.to_owned();
+        render.template_id.clone_from(&template_id);
         renders.push(render);
     }
     let (_, batch) = inkit.accept_renders(renders, Some(name), &caller).await?;

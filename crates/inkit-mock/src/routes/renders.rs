@@ -27,14 +27,14 @@ pub async fn create(State(inkit): State<Arc<Inkit>>, caller: Caller, body: Bytes
             "id": entry.id, "is_test": true, "message": "CleverTap webhook test request received",
         })));
     }
-    let render = parse_render(&body, true)?;
+    let render = parse_render(body, true)?;
     let (entries, _) = inkit.accept_renders(vec![render], None, &caller).await?;
     Ok(Json(json!({"id": entries[0].id, "document_id": entries[0].document_id})))
 }
 
 /// Validates one render request (or, with `with_template` false, one item of a batch).
-pub fn parse_render(body: &Map<String, Value>, with_template: bool) -> Result<NewRender, ApiError> {
-    let f = Fields::new(body);
+pub fn parse_render(mut body: Map<String, Value>, with_template: bool) -> Result<NewRender, ApiError> {
+    let f = Fields::new(&body);
     let template_id = if with_template { f.str("template_id")?.to_owned() } else { String::new() };
     let merge_parameters = f.object("merge_parameters")?;
     for (key, value) in merge_parameters {
@@ -47,7 +47,7 @@ pub fn parse_render(body: &Map<String, Value>, with_template: bool) -> Result<Ne
         }
     }
     let destinations = match f.opt_object("destinations")? {
-        None => None,
+        None => false,
         Some(d) => {
             if let Some(storage) = d.get("inkit_storage").filter(|v| !v.is_null()) {
                 let Value::Object(storage) = storage else {
@@ -66,16 +66,18 @@ pub fn parse_render(body: &Map<String, Value>, with_template: bool) -> Result<Ne
                     return Err(ApiError::invalid(field, format!("{field} must be a whole number of at least 1")));
                 }
             }
-            Some(Value::Object(d.clone()))
+            true
         }
     };
-    Ok(NewRender {
-        template_id,
-        name: f.opt_str("name")?.map(str::to_owned),
-        description: f.opt_str("description")?.map(str::to_owned),
-        merge_parameters: merge_parameters.clone(),
-        destinations,
-    })
+    let name = f.opt_str("name")?.map(str::to_owned);
+    let description = f.opt_str("description")?.map(str::to_owned);
+    // Validated above: take the values rather than copy them.
+    let merge_parameters = match body.remove("merge_parameters") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let destinations = if destinations { body.remove("destinations") } else { None };
+    Ok(NewRender { template_id, name, description, merge_parameters, destinations })
 }
 
 /// The filters `GET /render`, `GET /document` and the admin History share.

@@ -13,31 +13,59 @@ pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 pub use writer::Writer;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::batch::Batch;
 use crate::history::HistoryEntry;
 use crate::template::Template;
 
-/// One stored thing. Writing a record with an id that exists replaces it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Record {
-    Template(Template),
-    Entry(HistoryEntry),
-    Batch(Batch),
+/// One stored thing, already serialised (on the request's thread, so the writer thread only writes).
+/// A later record with the same kind and id replaces an earlier one.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub kind: RecordKind,
+    pub id: String,
+    pub body: String,
 }
 
-impl Record {
-    fn key(&self) -> (&'static str, &str, u64) {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Template,
+    Entry,
+    Batch,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Record::Template(t) => ("template", &t.id, 0),
-            Record::Entry(e) => ("entry", &e.id, e.seq),
-            Record::Batch(b) => ("batch", &b.id, b.seq),
+            RecordKind::Template => "template",
+            RecordKind::Entry => "entry",
+            RecordKind::Batch => "batch",
         }
     }
 }
 
-/// Everything a backend holds, in the order it was first written.
+impl Record {
+    fn new(kind: RecordKind, id: &str, value: &impl Serialize) -> Self {
+        // Our types always serialise: every map key is a string and no custom Serialize can fail.
+        let body = serde_json::to_string(value).expect("records serialise to JSON");
+        Record { kind, id: id.to_owned(), body }
+    }
+
+    pub fn template(t: &Template) -> Self {
+        Self::new(RecordKind::Template, &t.id, t)
+    }
+
+    pub fn entry(e: &HistoryEntry) -> Self {
+        Self::new(RecordKind::Entry, &e.id, e)
+    }
+
+    pub fn batch(b: &Batch) -> Self {
+        Self::new(RecordKind::Batch, &b.id, b)
+    }
+}
+
+/// Everything a backend holds, each in the order it was first written.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub templates: Vec<Template>,
@@ -59,7 +87,8 @@ pub enum StoreError {
 
 /// Where records are kept.
 pub trait Backend: Send + 'static {
-    /// Whether records survive the process; the memory backend's do not, so it needs no writer thread.
+    /// Whether records survive the process; the memory backend's do not, so it needs no writer thread and
+    /// no serialised records.
     fn is_durable(&self) -> bool;
     fn load(&mut self) -> Result<Snapshot, StoreError>;
     /// Writes all records atomically: all are stored or none is.

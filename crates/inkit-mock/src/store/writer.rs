@@ -38,6 +38,11 @@ impl Writer {
         Writer { thread: Some(tx) }
     }
 
+    /// Whether writes go anywhere; when not, callers need not build records at all.
+    pub fn is_durable(&self) -> bool {
+        self.thread.is_some()
+    }
+
     /// Stores `records`; returns once they are committed.
     pub async fn write(&self, records: Vec<Record>) -> Result<(), StoreError> {
         self.send(|done| Job::Write(records, done)).await
