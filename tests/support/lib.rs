@@ -1,1 +1,19 @@
-//! placeholder
+//! The harness the end-to-end tests share: start real servers on loopback ports, call them over real
+//! HTTP, find the `tapink` binary, and tell whether optional external tools (Chromium, Python with the
+//! Inkit SDK) are here.
+
+mod api;
+mod chromium;
+mod client;
+mod external;
+mod inkit;
+mod tapink_process;
+
+pub use api::{admin_history, assert_api_error, generate, item_ids, pdf_page_count, pdf_text, seed_params};
+pub use chromium::{
+    attribute_values, chromium_dump_dom, chromium_screenshot, element_by_id, element_with, temp_file, text_content,
+};
+pub use client::{Client, Reply};
+pub use external::{External, require_external};
+pub use inkit::{MockServer, SEED_TEMPLATE_HTML, create_template, tapink_binary};
+pub use tapink_process::{TapinkProcess, run_tapink};

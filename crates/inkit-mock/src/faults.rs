@@ -141,8 +141,15 @@ impl FaultRule {
         let err = |key: &str, message: String| PlanError { field: format!("{at}.{key}"), message };
         let need = |key: &str, v: Option<u64>| v.ok_or_else(|| err(key, format!("kind {:?} needs {key}", self.kind)));
         let route = self.route.trim().to_owned();
-        if route.is_empty() {
-            return Err(err("route", "route must name a route such as \"POST /generate\", \"POST *\" or \"*\"".into()));
+        let method_wildcard = route.strip_suffix(" *").is_some_and(|m| ["GET", "POST", "PUT", "DELETE"].contains(&m));
+        if route != "*" && !method_wildcard && !crate::routes::API_ROUTES.contains(&route.as_str()) {
+            return Err(err(
+                "route",
+                format!(
+                    "{route:?} is not a route: use \"*\", \"POST *\" (any method), or one of {}",
+                    crate::routes::API_ROUTES.join(", ")
+                ),
+            ));
         }
         let probability = self.probability.unwrap_or(1.0);
         if !(0.0..=1.0).contains(&probability) {
@@ -468,5 +475,8 @@ mod tests {
         assert_eq!(e.field, "fault[0].kind");
         let e = FaultPlan::from_toml("[[fault]]\nroute = \"*\"\nkind = \"status\"\nstatuss = 500").unwrap_err();
         assert!(e.message.contains("statuss"), "{e}");
+        let e = FaultPlan::from_toml("[[fault]]\nroute = \"POST /generat\"\nkind = \"close\"").unwrap_err();
+        assert_eq!(e.field, "fault[0].route");
+        assert!(e.message.contains("POST /generate"), "the message lists the routes: {e}");
     }
 }

@@ -100,6 +100,16 @@ impl HistoryEntry {
         self.kind == EntryKind::Render && self.deleted_at.is_none()
     }
 
+    /// The name its document shows: `destinations.inkit_storage.name` when given, else the render's name.
+    pub fn document_name(&self) -> Option<&str> {
+        self.destinations
+            .as_ref()
+            .and_then(|d| d.get("inkit_storage"))
+            .and_then(|s| s.get("name"))
+            .and_then(Value::as_str)
+            .or(self.name.as_deref())
+    }
+
     /// Whether the entry contains `needle` (already lower-cased) in an id, a name, the template name or a
     /// merge parameter.
     pub fn matches_text(&self, needle: &str) -> bool {
@@ -107,6 +117,7 @@ impl HistoryEntry {
         has(&self.id)
             || self.document_id.as_deref().is_some_and(has)
             || self.name.as_deref().is_some_and(has)
+            || self.document_name().is_some_and(has)
             || self.description.as_deref().is_some_and(has)
             || self.template_id.as_deref().is_some_and(has)
             || self.template_name.as_deref().is_some_and(has)
@@ -165,13 +176,9 @@ impl HistoryEntry {
     /// The document as `GET /document/{id}` shows it.
     pub fn document_json(&self, now: Timestamp) -> Value {
         let created_at = clock::rfc3339(self.created_at);
-        let name = match self.storage_option("name") {
-            Value::String(s) => s,
-            _ => self.name.clone().unwrap_or_default(),
-        };
         json!({
             "id": self.document_id,
-            "name": name,
+            "name": self.document_name().unwrap_or_default(),
             "description": self.description,
             "render_id": self.id,
             "folder_id": self.folder_id,

@@ -23,7 +23,7 @@ use crate::template::{NewTemplate, Template};
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot create the data directory {path}")]
     DataDir { path: String, source: std::io::Error },
     #[error(transparent)]
     Templates(#[from] crate::template::TemplateFileError),
@@ -338,22 +338,22 @@ impl Inkit {
         mut entries: Vec<HistoryEntry>,
         batch: Option<Batch>,
     ) -> Result<(Vec<Arc<HistoryEntry>>, Option<Arc<Batch>>), ApiError> {
-        // Mark retries: an entry whose key an earlier entry (or an earlier item of this request) carried.
-        // Keys are claimed before the write so a concurrent request with the same key sees this one as first.
-        let mut claimed = Vec::new();
-        if entries.iter().any(|e| e.idempotency_key.is_some()) {
-            // One write lock makes the check and the claim atomic: of two concurrent requests with one
-            // key, exactly one is first.
+        // Mark retries: an entry whose key an earlier request carried. The items of one request (a batch)
+        // share its key but are different documents, not retries of each other. Keys are claimed before the
+        // write so that of two concurrent requests with one key, exactly one is first.
+        let mut claimed = None;
+        if let Some(key) = entries.first().and_then(|e| e.idempotency_key.clone()) {
             let mut data = self.write();
-            for e in &mut entries {
-                if let Some(key) = &e.idempotency_key {
-                    match data.idempotency.get(key) {
-                        Some(first) => e.duplicate_of = Some(first.clone()),
-                        None => {
-                            data.idempotency.insert(key.clone(), e.id.clone());
-                            claimed.push(key.clone());
-                        }
+            match data.idempotency.get(&key) {
+                Some(first) => {
+                    let first = first.clone();
+                    for e in &mut entries {
+                        e.duplicate_of = Some(first.clone());
                     }
+                }
+                None => {
+                    data.idempotency.insert(key.clone(), entries[0].id.clone());
+                    claimed = Some(key);
                 }
             }
         }
@@ -363,9 +363,8 @@ impl Inkit {
             records
         };
         if let Err(e) = self.persist(records).await {
-            let mut data = self.write();
-            for key in claimed {
-                data.idempotency.remove(&key);
+            if let Some(key) = claimed {
+                self.write().idempotency.remove(&key);
             }
             return Err(e);
         }
@@ -458,8 +457,7 @@ impl Inkit {
             templates.items
         };
         // The backend forgot templates too; write API-created ones back so they survive a restart.
-        self.persist(|| templates.iter().filter(|t| t.created_by != "fixtures").map(|t| Record::template(t)).collect())
-            .await?;
+        self.persist(|| templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect()).await?;
         let mut data = self.write();
         for t in templates {
             data.templates.upsert(t.id.clone(), t);

@@ -27,6 +27,9 @@ pub struct Template {
     pub destinations: Option<Value>,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// Loaded from a template directory at start-up (so not stored: the files are the source).
+    #[serde(default)]
+    pub from_file: bool,
     #[serde(skip)]
     parsed: Option<Arc<MergeTemplate>>,
 }
@@ -44,6 +47,7 @@ impl Template {
             destinations: fields.destinations,
             created_at,
             created_by,
+            from_file: false,
             parsed: None,
         };
         t.prepare();
@@ -167,7 +171,7 @@ struct TemplateFileOptions {
 /// Why a template directory could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateFileError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
@@ -215,7 +219,9 @@ pub fn load_dir(dir: &Path, created_at: Timestamp) -> Result<Vec<Template>, Temp
             unit,
             destinations: None,
         };
-        templates.push(Template::new(fields, id, created_at, "fixtures".into()));
+        let mut template = Template::new(fields, id, created_at, "template files".into());
+        template.from_file = true;
+        templates.push(template);
     }
     Ok(templates)
 }

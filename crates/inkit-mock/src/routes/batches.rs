@@ -60,13 +60,18 @@ pub async fn list(
         "id" => SortValue::Text(&b.id),
         _ => SortValue::Num(i128::from(b.seq)),
     });
-    let mut page = q.page(&batches, |b| inkit.batch_json(b));
-    // Filters on destination state apply to the computed counts.
-    if let Some(status) = q.param("destination_status")
-        && let Some(items) = page["items"].as_array_mut()
-    {
-        items.retain(|b| b["destinations"]["inkit_storage"][status].as_u64().unwrap_or(0) > 0);
+    let mut shown: Vec<Value> = batches.iter().map(|b| inkit.batch_json(b)).collect();
+    // Filters on destination state apply to the counts, so they come before paging.
+    if let Some(status) = q.param("destination_status") {
+        if !["in_progress", "completed", "failed", "deleted"].contains(&status) {
+            return Err(ApiError::invalid(
+                "destination_status",
+                format!("destination_status must be one of in_progress, completed, failed, deleted, not {status:?}"),
+            ));
+        }
+        shown.retain(|b| b["destinations"]["inkit_storage"][status].as_u64().unwrap_or(0) > 0);
     }
+    let page = q.page(&shown, Value::clone);
     Ok(Json(page))
 }
 

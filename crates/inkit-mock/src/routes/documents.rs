@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::renders::{ENTRY_SORT_KEYS, entry_filter, entry_sort_value, no_content, pdf_response};
 use crate::error::ApiError;
-use crate::listing::{ListQuery, MAX_PAGE_SIZE};
+use crate::listing::{ListQuery, MAX_PAGE_SIZE, SortValue};
 use crate::state::{Caller, Inkit};
 
 /// Lists documents. `data-id` takes render ids, as Inkit documents it.
@@ -23,7 +23,11 @@ pub async fn list(
     let keep = entry_filter(&q, &inkit)?;
     let now = inkit.now();
     let mut items = inkit.entries_where(|e| e.is_live_render() && keep(e));
-    q.sort(&mut items, |e, k| entry_sort_value(e, k, now));
+    // Documents sort by the name they show, which may be the Inkit Storage name rather than the render's.
+    q.sort(&mut items, |e, k| match k {
+        "name" => SortValue::text(e.document_name()),
+        _ => entry_sort_value(e, k, now),
+    });
     Ok(Json(q.page(&items, |e| e.document_json(now))))
 }
 

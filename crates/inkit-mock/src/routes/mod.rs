@@ -20,6 +20,29 @@ use http::{Method, Uri};
 use crate::error::ApiError;
 use crate::state::Inkit;
 
+/// The Inkit API's routes as the journal and fault plans name them. `router` serves exactly these (a test
+/// checks), so a fault rule can be checked against them.
+pub const API_ROUTES: &[&str] = &[
+    "POST /generate",
+    "POST /render",
+    "GET /render",
+    "GET /renders",
+    "GET /render/{id}",
+    "DELETE /render/{id}",
+    "GET /render/{id}/pdf",
+    "POST /batch",
+    "GET /batch",
+    "GET /batch/{id}",
+    "GET /document",
+    "GET /document/{id}",
+    "DELETE /document/{id}",
+    "GET /download/{id}",
+    "GET /folder",
+    "POST /template",
+    "GET /template",
+    "GET /template/{id}",
+];
+
 pub fn router(inkit: Arc<Inkit>) -> Router {
     let api = Router::new()
         .route("/generate", post(renders::create))
@@ -64,6 +87,23 @@ pub fn route_key(method: &Method, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_listed_api_route_is_served_under_both_prefixes() {
+        use tower::ServiceExt;
+        let inkit = Inkit::open(crate::MockConfig::default(), clock::system()).unwrap();
+        let app = router(inkit);
+        for route in API_ROUTES {
+            let (method, path) = route.split_once(' ').unwrap();
+            for prefix in ["", "/v1"] {
+                let uri = format!("{prefix}{}", path.replace("{id}", "x"));
+                let req = http::Request::builder().method(method).uri(&uri).body(axum::body::Body::empty()).unwrap();
+                let res = app.clone().oneshot(req).await.unwrap();
+                // Without a token a served route answers 401; an unserved one 404 or 405.
+                assert_eq!(res.status(), 401, "{method} {uri}");
+            }
+        }
+    }
 
     #[test]
     fn route_keys_drop_the_prefix_and_ids() {
