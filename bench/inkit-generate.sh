@@ -38,18 +38,21 @@ echo "load: wrk -t2 -c32 -d${secs}s, body = the seed walkthrough's webhook body"
 echo
 
 target/release/examples/ceiling 127.0.0.1:0 > "$work/ceiling.out" &
+pid=$!
 ceiling=$(url_of "$work/ceiling.out")
 run_wrk "$ceiling" "bare hyper (ceiling)"
-kill %1; wait %1 2>/dev/null || true
+kill $pid; wait $pid 2>/dev/null || true
 
 target/release/tapink inkit --addr 127.0.0.1:0 --data-dir "$work/data" --templates fixtures/templates \
   --journal-capacity 10000 > "$work/mock.out" 2> "$work/mock.err" &
+pid=$!
 mock=$(url_of "$work/mock.out")
 run_wrk "$mock" "inkit-mock, SQLite History"
 
 ok=$(curl -s "$mock/__admin/counts" | python3 -c 'import sys,json; r=json.load(sys.stdin)["routes"].get("POST /generate",{}); print(sum(v for k,v in r.get("by_status",{}).items() if k.startswith("2")))')
 stored=$(curl -s "$mock/__admin/history?page_size=1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["metadata"]["pagination"]["total_count"])')
-kill %2; wait %2 2>/dev/null || true
+peak_rss=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status)
+kill $pid; wait $pid 2>/dev/null || true
 # Restart on the same data directory: what is in History must have been on disk.
 target/release/tapink inkit --addr 127.0.0.1:0 --data-dir "$work/data" --templates fixtures/templates > "$work/mock2.out" 2>/dev/null &
 mock2=$(url_of "$work/mock2.out")
@@ -59,4 +62,5 @@ ratio=$(awk -v a="$(cat "$work/inkit-mock, SQLite History.rps")" -v b="$(cat "$w
 echo
 echo "mock / ceiling: $ratio"
 echo "2xx answers counted by the mock: $ok; History entries: $stored; after a restart from SQLite: $after_restart"
+echo "mock peak resident memory: $peak_rss"
 if [[ "$ok" == "$stored" && "$stored" == "$after_restart" ]]; then echo "every 2xx is in History: yes"; else echo "every 2xx is in History: NO"; exit 1; fi

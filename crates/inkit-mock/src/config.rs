@@ -62,6 +62,8 @@ pub struct MockConfig {
     pub templates_dir: Option<PathBuf>,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Threads serving connections (each with its own runtime); default: one per core.
+    pub server_threads: usize,
 }
 
 impl Default for MockConfig {
@@ -75,6 +77,7 @@ impl Default for MockConfig {
             faults: FaultPlan::default(),
             templates_dir: None,
             drain_timeout: Duration::from_secs(10),
+            server_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

@@ -1,8 +1,14 @@
 //! The request journal: every request the mock received, rejected ones too, in a bounded ring, and
 //! counts by route that are never dropped.
+//!
+//! Every request writes here, so the journal is split into shards, each with its own lock: request `n`
+//! goes to shard `n % SHARDS`, so the server's threads rarely wait for each other. Each shard keeps
+//! `ceil(capacity / SHARDS)` entries, which holds every one of its requests among the newest `capacity`;
+//! reads return only those newest `capacity`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use clock::Timestamp;
@@ -11,6 +17,8 @@ use serde::Serialize;
 
 /// How much of a request body the journal keeps.
 pub const BODY_EXCERPT_BYTES: usize = 2048;
+
+const SHARDS: usize = 8;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
@@ -22,10 +30,11 @@ pub struct JournalEntry {
     pub query: Option<String>,
     /// The route it matched, without the `/v1` prefix and with ids as `{id}`, e.g. `GET /render/{id}`.
     pub route: String,
-    /// Header values, with the API token shown only by its configured name. Kept as received (cheap
-    /// reference-counted copies) and turned into text only when someone reads the journal.
+    /// Header lines (`name: value\n`), with the API token shown only by its configured name.
     #[serde(serialize_with = "ser_headers")]
-    pub headers: HeaderMap,
+    pub headers: HeaderLines,
+    /// The first `BODY_EXCERPT_BYTES` of the body, copied. (Keeping a slice of the request instead would
+    /// keep the connection's whole read buffer alive and make hyper allocate a new one for every request.)
     #[serde(serialize_with = "ser_lossy")]
     pub body_excerpt: Bytes,
     pub body_bytes: usize,
@@ -36,9 +45,44 @@ pub struct JournalEntry {
     pub fault: Option<String>,
 }
 
-fn ser_headers<S: serde::Serializer>(headers: &HeaderMap, s: S) -> Result<S::Ok, S::Error> {
-    let map: BTreeMap<&str, std::borrow::Cow<'_, str>> =
-        headers.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes()))).collect();
+/// Request headers kept as one string, one allocation per request: the journal is written on every
+/// request and read rarely.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderLines(Box<str>);
+
+impl HeaderLines {
+    /// Copies `headers`, showing `hidden`'s value as `shown_as` instead.
+    pub fn copy(headers: &HeaderMap, hidden: &str, shown_as: impl Fn(&[u8]) -> String) -> Self {
+        let mut text = String::with_capacity(256);
+        for (name, value) in headers {
+            text.push_str(name.as_str());
+            text.push_str(": ");
+            if name.as_str() == hidden {
+                text.push_str(&shown_as(value.as_bytes()));
+            } else {
+                text.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
+            text.push('\n');
+        }
+        Self(text.into_boxed_str())
+    }
+
+    /// `(name, value)` pairs; a repeated header appears once per value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.lines().filter_map(|line| line.split_once(": "))
+    }
+}
+
+fn ser_headers<S: serde::Serializer>(headers: &HeaderLines, s: S) -> Result<S::Ok, S::Error> {
+    let mut map: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, value) in headers.iter() {
+        map.entry(name)
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
     map.serialize(s)
 }
 
@@ -57,64 +101,104 @@ pub struct RouteCounts {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+struct Shard {
     entries: VecDeque<JournalEntry>,
-    next_seq: u64,
-    dropped: u64,
     counts: HashMap<String, RouteCounts>,
 }
 
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
-    inner: Mutex<Inner>,
+    /// Entries kept per shard.
+    shard_capacity: usize,
+    next_seq: AtomicU64,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl Journal {
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, inner: Mutex::new(Inner::default()) }
+        Self {
+            capacity,
+            shard_capacity: capacity.div_ceil(SHARDS),
+            next_seq: AtomicU64::new(0),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn record(&self, mut entry: JournalEntry) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let counts = inner.counts.entry(entry.route.clone()).or_default();
-        counts.total += 1;
-        *counts.by_status.entry(entry.status).or_default() += 1;
-        entry.seq = inner.next_seq;
-        inner.next_seq += 1;
-        if self.capacity == 0 {
-            inner.dropped += 1;
-            return;
-        }
-        if inner.entries.len() == self.capacity {
-            inner.entries.pop_front();
-            inner.dropped += 1;
-        }
-        inner.entries.push_back(entry);
+        entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let evicted = {
+            let mut shard = self.lock(entry.seq as usize % SHARDS);
+            let counts = match shard.counts.get_mut(&entry.route) {
+                Some(c) => c,
+                None => shard.counts.entry(entry.route.clone()).or_default(),
+            };
+            counts.total += 1;
+            *counts.by_status.entry(entry.status).or_default() += 1;
+            if self.shard_capacity == 0 {
+                Some(entry)
+            } else {
+                let evicted = if shard.entries.len() >= self.shard_capacity { shard.entries.pop_front() } else { None };
+                shard.entries.push_back(entry);
+                evicted
+            }
+        };
+        // Freeing an old entry's headers and body happens after the lock is released.
+        drop(evicted);
     }
 
-    /// The newest `limit` entries (newest first) that match `route` and `status` when given.
+    /// The newest `limit` entries (newest first) that match `route` and `status` when given, with the
+    /// number of requests received and the number no longer kept.
     pub fn recent(&self, limit: usize, route: Option<&str>, status: Option<u16>) -> (Vec<JournalEntry>, u64, u64) {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let items = inner
-            .entries
-            .iter()
-            .rev()
-            .filter(|e| route.is_none_or(|r| e.route == r))
-            .filter(|e| status.is_none_or(|s| e.status == s))
-            .take(limit)
-            .cloned()
-            .collect();
-        (items, inner.next_seq, inner.dropped)
+        let mut items: Vec<JournalEntry> = Vec::new();
+        let mut kept = 0u64;
+        for i in 0..SHARDS {
+            let shard = self.lock(i);
+            kept += shard.entries.len() as u64;
+            items.extend(
+                shard
+                    .entries
+                    .iter()
+                    .rev()
+                    .filter(|e| route.is_none_or(|r| e.route == r))
+                    .filter(|e| status.is_none_or(|s| e.status == s))
+                    .take(limit)
+                    .cloned(),
+            );
+        }
+        items.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+        let received = self.next_seq.load(Ordering::Relaxed);
+        // Shards round their share up; what is older than the newest `capacity` counts as dropped.
+        let oldest_kept = received.saturating_sub(self.capacity as u64);
+        items.retain(|e| e.seq >= oldest_kept);
+        items.truncate(limit);
+        (items, received, received.saturating_sub(kept.min(self.capacity as u64)))
     }
 
+    /// Requests received, and counts by route and status (never dropped).
     pub fn counts(&self) -> (u64, BTreeMap<String, RouteCounts>) {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (inner.next_seq, inner.counts.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        let mut all: BTreeMap<String, RouteCounts> = BTreeMap::new();
+        for i in 0..SHARDS {
+            for (route, c) in &self.lock(i).counts {
+                let total = all.entry(route.clone()).or_default();
+                total.total += c.total;
+                for (status, n) in &c.by_status {
+                    *total.by_status.entry(*status).or_default() += n;
+                }
+            }
+        }
+        (self.next_seq.load(Ordering::Relaxed), all)
     }
 
     pub fn reset(&self) {
-        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Inner::default();
+        for i in 0..SHARDS {
+            *self.lock(i) = Shard::default();
+        }
+        self.next_seq.store(0, Ordering::Relaxed);
     }
 }
 
@@ -130,7 +214,7 @@ mod tests {
             path: "/v1/generate".into(),
             query: None,
             route: route.into(),
-            headers: HeaderMap::new(),
+            headers: HeaderLines::default(),
             body_excerpt: Bytes::new(),
             body_bytes: 0,
             status,
@@ -141,15 +225,36 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_newest_entries_but_counts_all() {
-        let j = Journal::new(3);
-        for i in 0..5 {
+        let j = Journal::new(16);
+        for i in 0..40 {
             j.record(entry("POST /generate", if i % 2 == 0 { 200 } else { 500 }));
         }
-        let (items, total, dropped) = j.recent(10, None, None);
-        assert_eq!(items.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 3, 2]);
-        assert_eq!((total, dropped), (5, 2));
+        let (items, total, dropped) = j.recent(100, None, None);
+        assert_eq!(items.iter().map(|e| e.seq).collect::<Vec<_>>(), (24..40).rev().collect::<Vec<_>>());
+        assert_eq!((total, dropped), (40, 24));
         let (_, counts) = j.counts();
-        assert_eq!(counts["POST /generate"].total, 5);
-        assert_eq!(counts["POST /generate"].by_status[&500], 2);
+        assert_eq!(counts["POST /generate"].total, 40);
+        assert_eq!(counts["POST /generate"].by_status[&500], 20);
+    }
+
+    #[test]
+    fn a_capacity_smaller_than_the_shard_count_keeps_exactly_that_many() {
+        let j = Journal::new(5);
+        for _ in 0..12 {
+            j.record(entry("GET /template", 200));
+        }
+        let (items, total, dropped) = j.recent(100, None, None);
+        assert_eq!(items.iter().map(|e| e.seq).collect::<Vec<_>>(), [11, 10, 9, 8, 7]);
+        assert_eq!((total, dropped), (12, 7));
+    }
+
+    #[test]
+    fn filters_and_limit_apply_across_shards() {
+        let j = Journal::new(100);
+        for i in 0..30 {
+            j.record(entry(if i % 3 == 0 { "GET /render" } else { "POST /generate" }, 200));
+        }
+        let (items, _, _) = j.recent(4, Some("GET /render"), None);
+        assert_eq!(items.iter().map(|e| e.seq).collect::<Vec<_>>(), [27, 24, 21, 18]);
     }
 }

@@ -1,7 +1,9 @@
 //! The mock's state and the operations the routes perform on it: templates, History entries and batches
 //! indexed in memory, every change written through the store before it is acknowledged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -66,7 +68,7 @@ struct ById<T> {
 
 impl<T> Default for ById<T> {
     fn default() -> Self {
-        Self { items: Vec::new(), index: HashMap::new() }
+        Self { items: Vec::new(), index: HashMap::default() }
     }
 }
 

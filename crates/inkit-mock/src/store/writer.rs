@@ -11,6 +11,11 @@ use super::{Backend, Record, StoreError};
 /// Most jobs folded into one transaction; bounds a commit's latency under a flood.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
+/// Under load (the last commit served several requests), how long the writer lets requests gather before
+/// the next commit. Requests queue without waking it, and more of them share each commit. Alone, a
+/// request is committed at once.
+const LINGER_UNDER_LOAD: std::time::Duration = std::time::Duration::from_micros(200);
+
 enum Job {
     Write(Vec<Record>, oneshot::Sender<Result<(), StoreError>>),
     Clear(oneshot::Sender<Result<(), StoreError>>),
@@ -63,7 +68,11 @@ impl Writer {
 fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
     let mut records = Vec::new();
     let mut waiting = Vec::new();
+    let mut busy = false;
     while let Ok(first) = rx.recv() {
+        if busy {
+            std::thread::sleep(LINGER_UNDER_LOAD);
+        }
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -82,6 +91,7 @@ fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
                 }
             }
         }
+        busy = waiting.len() > 1;
         commit(&mut *backend, &mut records, &mut waiting);
     }
 }
