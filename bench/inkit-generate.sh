@@ -49,6 +49,13 @@ pid=$!
 mock=$(url_of "$work/mock.out")
 run_wrk "$mock" "inkit-mock, SQLite History"
 
+# wrk stops with requests still in flight; the mock finishes and stores them. Wait until it is quiet.
+prev=-1
+while :; do
+  now=$(curl -s "$mock/__admin/counts" | python3 -c 'import sys,json; print(json.load(sys.stdin)["routes"].get("POST /generate",{}).get("total",0))')
+  [[ "$now" == "$prev" ]] && break
+  prev=$now; sleep 0.5
+done
 ok=$(curl -s "$mock/__admin/counts" | python3 -c 'import sys,json; r=json.load(sys.stdin)["routes"].get("POST /generate",{}); print(sum(v for k,v in r.get("by_status",{}).items() if k.startswith("2")))')
 stored=$(curl -s "$mock/__admin/history?page_size=1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["metadata"]["pagination"]["total_count"])')
 peak_rss=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status)

@@ -49,24 +49,35 @@ impl Status {
     }
 }
 
+/// Stored as JSON (see `store/`); empty fields are left out of the stored form, which halves a typical
+/// entry and the bytes the History writer must write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// Order of acceptance; ties in `created_at` sort by it.
     pub seq: u64,
     /// `rend_…` for renders, `test_…` for test requests.
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_id: Option<String>,
     pub kind: EntryKind,
     /// The route as called, e.g. `POST /v1/generate` or `POST /render`.
     pub route: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub merge_parameters: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Value>,
     pub folder_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
     pub created_at: Timestamp,
     /// When processing finishes; before it the PDF routes answer 404, as the SDKs expect.
@@ -74,12 +85,17 @@ pub struct HistoryEntry {
     /// The name of the API token that made the request.
     pub created_by: String,
     /// The request headers of interest (idempotency key, request and trace ids), lower-cased names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     /// Set when an earlier entry had the same `Idempotency-Key`: this entry is a retry's copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,
     /// The whole body of a test request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
 }
 

@@ -122,7 +122,8 @@ pub struct Inkit {
     /// Tokens by value, to their names.
     tokens: HashMap<String, String>,
     default_folder: String,
-    data: RwLock<Data>,
+    /// Shared with the History writer, which applies each change here once it is committed.
+    data: Arc<RwLock<Data>>,
     writer: Writer,
 }
 
@@ -177,7 +178,7 @@ impl Inkit {
             next_seq: AtomicU64::new(next_seq),
             tokens,
             default_folder: stable_id(IdKind::Folder, "inkit-storage"),
-            data: RwLock::new(data),
+            data: Arc::new(RwLock::new(data)),
             writer: Writer::start(backend),
             config,
             clock,
@@ -209,22 +210,27 @@ impl Inkit {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes the records `make` builds, and returns once they are durable. With the memory backend there
-    /// is nothing to write, so the records are not even built.
-    async fn persist(&self, make: impl FnOnce() -> Vec<Record>) -> Result<(), ApiError> {
-        if !self.writer.is_durable() {
-            return Ok(());
-        }
-        self.writer.write(make()).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
+    /// Writes the records `make` builds, then applies `apply` to the in-memory state, and returns once
+    /// both are done. The change is visible only once it is durable, and it is applied even if the request
+    /// is dropped while waiting. With the memory backend the records are not even built.
+    async fn persist(
+        &self,
+        make: impl FnOnce() -> Vec<Record>,
+        apply: impl FnOnce(&mut Data) + Send + 'static,
+    ) -> Result<(), ApiError> {
+        let data = self.data.clone();
+        let after = Box::new(move || apply(&mut data.write().unwrap_or_else(|p| p.into_inner())));
+        let records = if self.writer.is_durable() { make() } else { Vec::new() };
+        self.writer.write(records, after).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
     }
 
     // --- templates ---
 
     pub async fn create_template(&self, fields: NewTemplate, caller: &Caller) -> Result<Arc<Template>, ApiError> {
-        let t = Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.clone());
-        self.persist(|| vec![Record::template(&t)]).await?;
-        let t = Arc::new(t);
-        self.write().templates.upsert(t.id.clone(), t.clone());
+        let t = Arc::new(Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.clone()));
+        let stored = t.clone();
+        self.persist(|| vec![Record::template(&t)], move |data| data.templates.upsert(stored.id.clone(), stored))
+            .await?;
         Ok(t)
     }
 
@@ -359,25 +365,27 @@ impl Inkit {
                 }
             }
         }
+        let entries: Vec<Arc<HistoryEntry>> = entries.into_iter().map(Arc::new).collect();
+        let batch = batch.map(Arc::new);
         let records = || {
-            let mut records: Vec<Record> = entries.iter().map(Record::entry).collect();
-            records.extend(batch.as_ref().map(Record::batch));
+            let mut records: Vec<Record> = entries.iter().map(|e| Record::entry(e)).collect();
+            records.extend(batch.as_deref().map(Record::batch));
             records
         };
-        if let Err(e) = self.persist(records).await {
+        let (new_entries, new_batch) = (entries.clone(), batch.clone());
+        let apply = move |data: &mut Data| {
+            for e in new_entries {
+                data.insert_entry(e);
+            }
+            if let Some(b) = new_batch {
+                data.batches.upsert(b.id.clone(), b);
+            }
+        };
+        if let Err(e) = self.persist(records, apply).await {
             if let Some(key) = claimed {
                 self.write().idempotency.remove(&key);
             }
             return Err(e);
-        }
-        let entries: Vec<Arc<HistoryEntry>> = entries.into_iter().map(Arc::new).collect();
-        let batch = batch.map(Arc::new);
-        let mut data = self.write();
-        for e in &entries {
-            data.insert_entry(e.clone());
-        }
-        if let Some(b) = &batch {
-            data.batches.upsert(b.id.clone(), b.clone());
         }
         Ok((entries, batch))
     }
@@ -408,9 +416,9 @@ impl Inkit {
     pub async fn delete(&self, entry: &HistoryEntry) -> Result<(), ApiError> {
         let mut deleted = entry.clone();
         deleted.deleted_at = Some(self.now());
-        self.persist(|| vec![Record::entry(&deleted)]).await?;
-        self.write().insert_entry(Arc::new(deleted));
-        Ok(())
+        let deleted = Arc::new(deleted);
+        let stored = deleted.clone();
+        self.persist(|| vec![Record::entry(&deleted)], move |data| data.insert_entry(stored)).await
     }
 
     /// Entries matching `keep`, in order of acceptance.
@@ -459,11 +467,15 @@ impl Inkit {
             templates.items
         };
         // The backend forgot templates too; write API-created ones back so they survive a restart.
-        self.persist(|| templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect()).await?;
-        let mut data = self.write();
-        for t in templates {
-            data.templates.upsert(t.id.clone(), t);
-        }
-        Ok(())
+        let kept = templates.clone();
+        self.persist(
+            || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect(),
+            move |data| {
+                for t in kept {
+                    data.templates.upsert(t.id.clone(), t);
+                }
+            },
+        )
+        .await
     }
 }

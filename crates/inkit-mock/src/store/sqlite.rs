@@ -1,19 +1,25 @@
 //! The SQLite backend: one file, `history.sqlite3` in the data directory, in WAL mode.
 //!
-//! The table is an append-only log of JSON records: a change to an entry (a delete) appends a newer copy,
-//! and loading keeps the last copy of each id. Appending in rowid order keeps inserts at the end of the
-//! B-tree, which is what lets the writer keep up with tens of thousands of requests a second; the schema
-//! does not change when a field is added. `synchronous = NORMAL` in WAL mode keeps every committed
-//! transaction through a crash of the process (what "an answered request is in History" needs); only a
-//! power cut can lose the last commits. The file is opened in exclusive locking mode: only this process
-//! uses it, and skipping the per-transaction file locks is a large part of a small commit's cost.
+//! The table is an append-only log: each commit of the writer is one row holding that commit's records,
+//! one per line (`kind TAB id TAB json`). A change to an entry (a delete) appends a newer copy, and
+//! loading keeps the last copy of each id. One row per commit, appended in rowid order, is what lets a
+//! single writer keep up with tens of thousands of requests a second; JSON records mean the schema does
+//! not change when a field is added.
+//!
+//! `synchronous = NORMAL` in WAL mode keeps every committed transaction through a crash of the process
+//! (what "an answered request is in History" needs); only a power cut can lose the last commits. The file
+//! is opened in exclusive locking mode: only this process uses it, and skipping the per-transaction file
+//! locks is a large part of a small commit's cost.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::{Backend, Record, Snapshot, StoreError};
+
+/// The layout this code writes; a file with another is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -21,22 +27,31 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err =
-            |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), message: e.to_string() };
-        let conn = Connection::open(path).map_err(open_err)?;
+        let open_err = |message: String| StoreError::Open { path: path.display().to_string(), message };
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch(
             "PRAGMA locking_mode = EXCLUSIVE;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS record_log (
-                 seq  INTEGER PRIMARY KEY,
-                 kind TEXT NOT NULL,
-                 id   TEXT NOT NULL,
-                 body TEXT NOT NULL
-             );",
+             PRAGMA busy_timeout = 5000;",
         )
-        .map_err(open_err)?;
+        .map_err(|e| open_err(e.to_string()))?;
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(open_err(format!(
+                "it was written by another version of tapink (layout {version}, expected {SCHEMA_VERSION}); \
+                 move it away or use another --data-dir"
+            )));
+        }
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ))
+        .map_err(|e| open_err(e.to_string()))?;
         Ok(Self { conn })
     }
 }
@@ -48,20 +63,26 @@ impl Backend for SqliteBackend {
 
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         let read = |e: rusqlite::Error| StoreError::Read(e.to_string());
-        let mut stmt = self.conn.prepare("SELECT kind, id, body FROM record_log ORDER BY seq").map_err(read)?;
+        let mut stmt = self.conn.prepare("SELECT seq, records FROM history_log ORDER BY seq").map_err(read)?;
         let mut rows = stmt.query([]).map_err(read)?;
         // Position of each (kind, id) in `latest`, so a later copy replaces the earlier one in place and
         // the order of first appearance is kept.
         let mut position: HashMap<(String, String), usize> = HashMap::new();
         let mut latest: Vec<(String, String, String)> = Vec::new();
         while let Some(row) = rows.next().map_err(read)? {
-            let (kind, id, body): (String, String, String) =
-                (row.get(0).map_err(read)?, row.get(1).map_err(read)?, row.get(2).map_err(read)?);
-            match position.get(&(kind.clone(), id.clone())) {
-                Some(&i) => latest[i].2 = body,
-                None => {
-                    position.insert((kind.clone(), id.clone()), latest.len());
-                    latest.push((kind, id, body));
+            let seq: i64 = row.get(0).map_err(read)?;
+            let text: String = row.get(1).map_err(read)?;
+            for line in text.lines() {
+                let mut parts = line.splitn(3, '\t');
+                let (Some(kind), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+                    return Err(StoreError::Read(format!("commit {seq} holds a line that is not a record")));
+                };
+                match position.get(&(kind.to_owned(), id.to_owned())) {
+                    Some(&i) => latest[i].2 = body.to_owned(),
+                    None => {
+                        position.insert((kind.to_owned(), id.to_owned()), latest.len());
+                        latest.push((kind.to_owned(), id.to_owned(), body.to_owned()));
+                    }
                 }
             }
         }
@@ -79,19 +100,54 @@ impl Backend for SqliteBackend {
     }
 
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
-        let tx = self.conn.transaction().map_err(write)?;
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO record_log (kind, id, body) VALUES (?1, ?2, ?3)").map_err(write)?;
-            for r in records {
-                stmt.execute(params![r.kind.as_str(), r.id, r.body]).map_err(write)?;
-            }
+        let mut text = String::with_capacity(records.iter().map(|r| r.id.len() + r.body.len() + 16).sum());
+        for r in records {
+            // Compact JSON has no raw line breaks or tabs, and ids are letters and digits.
+            text.push_str(r.kind.as_str());
+            text.push('\t');
+            text.push_str(&r.id);
+            text.push('\t');
+            text.push_str(&r.body);
+            text.push('\n');
         }
-        tx.commit().map_err(write)
+        self.conn
+            .prepare_cached("INSERT INTO history_log (records) VALUES (?1)")
+            .and_then(|mut stmt| stmt.execute([text]))
+            .map(|_| ())
+            .map_err(|e| StoreError::Write(e.to_string()))
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM record_log", []).map(|_| ()).map_err(|e| StoreError::Write(e.to_string()))
+        self.conn.execute("DELETE FROM history_log", []).map(|_| ()).map_err(|e| StoreError::Write(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RecordKind;
+
+    fn record(kind: RecordKind, id: &str, body: &str) -> Record {
+        Record { kind, id: id.into(), body: body.into() }
+    }
+
+    #[test]
+    fn a_file_from_another_layout_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite3");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE other (x); PRAGMA user_version = 7;").unwrap();
+        let Err(e) = SqliteBackend::open(&path) else { panic!("opened a foreign file") };
+        assert!(e.to_string().contains("another version of tapink"), "{e}");
+    }
+
+    #[test]
+    fn a_commit_whose_row_is_damaged_names_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite3");
+        let mut db = SqliteBackend::open(&path).unwrap();
+        db.write(&[record(RecordKind::Batch, "rb_1", "{}")]).unwrap();
+        db.conn.execute("INSERT INTO history_log (records) VALUES ('garbage')", []).unwrap();
+        let e = db.load().unwrap_err();
+        assert!(e.to_string().contains("commit 2"), "{e}");
     }
 }
