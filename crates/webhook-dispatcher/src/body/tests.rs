@@ -1,0 +1,171 @@
+//! The body renderer against CleverTap's documented behaviour.
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+const SEED_BODY: &str = r#"{
+ "merge_parameters": {
+   "Name": "{{ Profile.name | default: "test" }}",
+   "email": "{{ Profile.Email | default: "-" }}",
+   "phone number": "{{ Profile.Phone | default: "-" }}"
+ },
+ "template_id": "tmpl_SeedLetter000000000001",
+ "description": "test"
+}"#;
+
+fn profile(v: Value) -> Map<String, Value> {
+    v.as_object().expect("an object").clone()
+}
+
+fn render_json(source: &str, p: &Map<String, Value>) -> Result<String, RenderError> {
+    BodyTemplate::compile(source, ContentFormat::Json).expect("compiles").render(&RenderInput::for_profile(p))
+}
+
+fn merge_parameters(body: &str) -> Value {
+    serde_json::from_str::<Value>(body).expect("valid JSON")["merge_parameters"].clone()
+}
+
+#[test]
+fn the_seed_body_renders_as_written_with_system_properties_in_any_case() {
+    let p = profile(json!({"Name": "Ada Lovelace", "Email": "ada@example.com", "Phone": "+14155550100"}));
+    let body = render_json(SEED_BODY, &p).unwrap();
+    assert_eq!(
+        merge_parameters(&body),
+        json!({"Name": "Ada Lovelace", "email": "ada@example.com", "phone number": "+14155550100"})
+    );
+}
+
+#[test]
+fn a_missing_value_takes_its_default_or_renders_blank() {
+    let p = profile(json!({"Email": "x@y.z"}));
+    assert_eq!(
+        merge_parameters(&render_json(SEED_BODY, &p).unwrap()),
+        json!({"Name": "test", "email": "x@y.z", "phone number": "-"})
+    );
+    let body = render_json(r#"{"a": "{{ Profile.Nickname }}", "b": "{{ Nope.at.all }}"}"#, &p).unwrap();
+    assert_eq!(body, r#"{"a": "", "b": ""}"#);
+}
+
+#[test]
+fn values_that_need_escaping_keep_the_body_valid_json_and_round_trip() {
+    for name in
+        ["O\"Brien", "back\\slash", "line\nbreak\ttab", "ctrl\u{1}\u{1f}", "emoji 🎉 日本", "</script>", "\u{2028}"]
+    {
+        let p = profile(json!({"Name": name}));
+        let body = render_json(SEED_BODY, &p).unwrap();
+        assert_eq!(merge_parameters(&body)["Name"], name, "{body}");
+    }
+}
+
+#[test]
+fn a_value_outside_a_string_that_breaks_json_fails_naming_line_and_column() {
+    let p = profile(json!({"Age": "twelve"}));
+    let err = render_json("{\n  \"age\": {{ Profile.Age }}\n}", &p).unwrap_err();
+    match err {
+        RenderError::InvalidJson { position, .. } => assert_eq!(position.line, 2, "{position}"),
+        other => panic!("expected InvalidJson, got {other:?}"),
+    }
+    let ok = render_json("{\"age\": {{ Profile.Age }}}", &profile(json!({"Age": 12}))).unwrap();
+    assert_eq!(ok, r#"{"age": 12}"#);
+}
+
+#[test]
+fn abort_stops_the_message_as_liquid_logic_aborted() {
+    let src = r#"{% if Profile.Email == blank %}{% abort %}{% endif %}{"e": "{{ Profile.Email }}"}"#;
+    assert_eq!(render_json(src, &profile(json!({}))).unwrap_err(), RenderError::Aborted);
+    assert_eq!(render_json(src, &profile(json!({"Email": "a@b"}))).unwrap(), r#"{"e": "a@b"}"#);
+}
+
+#[test]
+fn clevertap_dates_render_as_date_and_time_and_work_with_the_date_filter() {
+    let p = profile(json!({"DOB": "$D_1685375700"}));
+    let body = render_json(r#"{"d": "{{ Profile.DOB }}", "y": "{{ Profile.DOB | date: "%Y" }}"}"#, &p).unwrap();
+    assert_eq!(body, r#"{"d": "2023-05-29 15:55:00", "y": "2023"}"#);
+}
+
+#[test]
+fn events_campaigns_and_bracket_names_resolve() {
+    let p = profile(json!({"Name": "Ada"}));
+    let event = profile(json!({"Product name": "Lamp", "Amount": 30}));
+    let campaign = json!({"campaignId": 1700000001, "name": "Spring"});
+    let body = BodyTemplate::compile(
+        r#"{"p": "{{ Event["Product name"] }}", "a": {{ Event.Amount | plus: 1 }}, "c": "{{ Campaign.campaignId }}/{{ Campaign.name }}"}"#,
+        ContentFormat::Json,
+    )
+    .unwrap()
+    .render(&RenderInput { profile: &p, event: Some(&event), campaign: &campaign })
+    .unwrap();
+    assert_eq!(body, r#"{"p": "Lamp", "a": 31, "c": "1700000001/Spring"}"#);
+}
+
+#[test]
+fn control_flow_and_loops_of_the_reference_work() {
+    let p = profile(json!({"Name": "Ada", "Tags": ["a", "b", "c"], "Score": 42}));
+    let src = r#"{% if Profile.Score > 25 %}high{% elsif Profile.Score > 10 %}mid{% else %}low{% endif %} {% for t in Profile.Tags limit: 2 %}{{ t | upcase }}{% endfor %} {% case Profile.Name %}{% when "Ada" %}hi Ada{% else %}hi{% endcase %} {% unless Profile.Missing %}none{% endunless %} {% assign n = Profile.Name | downcase %}{{ n }}"#;
+    let out = BodyTemplate::compile(src, ContentFormat::Text).unwrap().render(&RenderInput::for_profile(&p)).unwrap();
+    assert_eq!(out, "high AB hi Ada none ada");
+}
+
+#[test]
+fn a_syntax_error_is_reported_at_compile_time_with_line_and_column() {
+    let err = BodyTemplate::compile("{\n  \"a\": \"{{ Profile.name | }}\"\n}", ContentFormat::Json).unwrap_err();
+    let position = err.position.expect("a position");
+    assert_eq!(position.line, 2, "{err}");
+    let err = BodyTemplate::compile("{% if x %}no end", ContentFormat::Text).unwrap_err();
+    assert!(err.to_string().contains("Liquid syntax error"), "{err}");
+}
+
+#[test]
+fn text_bodies_are_not_escaped_or_checked() {
+    let p = profile(json!({"Name": "O\"Brien"}));
+    let out = BodyTemplate::compile("Hi {{ Profile.Name }}!", ContentFormat::Text)
+        .unwrap()
+        .render(&RenderInput::for_profile(&p));
+    assert_eq!(out.unwrap(), "Hi O\"Brien!");
+}
+
+#[test]
+fn the_seed_body_takes_the_fast_path_and_bodies_with_tags_do_not() {
+    assert!(BodyTemplate::compile(SEED_BODY, ContentFormat::Json).unwrap().is_fast());
+    assert!(!BodyTemplate::compile("{% if x %}a{% endif %}", ContentFormat::Text).unwrap().is_fast());
+    assert!(!BodyTemplate::compile("{{ Profile.Name | upcase }}", ContentFormat::Text).unwrap().is_fast());
+}
+
+#[test]
+fn the_fast_path_renders_exactly_what_the_liquid_path_renders() {
+    let bodies = [
+        SEED_BODY,
+        r#"{"a": "{{ Profile.Name }}", "n": {{ Profile.Score | default: 0 }}, "d": "{{ Profile.DOB | default: 'none' }}"}"#,
+        r#"{"e": "{{ Event["Product name"] | default: "?" }}", "c": "{{ Campaign.campaignId }}", "x": "{{ Other.thing }}"}"#,
+        r#"{"nested": "{{ Profile.Address.city | default: "-" }}", "first": "{{ Profile.Tags[0] }}", "bool": {{ Profile.Vip | default: 0 }}}"#,
+        "Hello {{ Profile.name | default: \"there\" }}, score {{ Profile.Score }}",
+    ];
+    let profiles = [
+        json!({}),
+        json!({"Name": "Ada", "Score": 3, "DOB": "$D_1685375700", "Vip": true}),
+        json!({"name": "lower", "Score": 3.5, "DOB": "", "Vip": false, "Address": {"city": "Paris"}, "Tags": ["x", "y"]}),
+        json!({"NAME": "O\"Brien\\\n\u{1}", "Score": null, "DOB": "$D_notanumber", "Tags": []}),
+        json!({"Name": "", "Score": -7, "Address": "not an object", "Vip": 0}),
+        json!({"Name": "日本 🎉", "Score": 12345678901_i64, "Tags": [1, 2], "Address": {"city": null}}),
+    ];
+    let event = profile(json!({"Product name": "Lamp \"XL\""}));
+    let campaign = json!({"campaignId": 1700000001, "name": "Spring"});
+    for source in bodies {
+        let format = if source.starts_with('{') { ContentFormat::Json } else { ContentFormat::Text };
+        let body = BodyTemplate::compile(source, format).unwrap();
+        assert!(body.is_fast(), "{source}");
+        for p in &profiles {
+            let p = profile(p.clone());
+            let input = RenderInput { profile: &p, event: Some(&event), campaign: &campaign };
+            let (fast, slow) = (body.render(&input), body.render_with_liquid(&input));
+            let same = match (&fast, &slow) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(RenderError::InvalidJson { .. }), Err(RenderError::InvalidJson { .. })) => true,
+                (Err(RenderError::Liquid(a)), Err(RenderError::Liquid(b))) => b.starts_with(a.as_str()),
+                _ => false,
+            };
+            assert!(same, "{source}\nprofile {p:?}\nfast   {fast:?}\nliquid {slow:?}");
+        }
+    }
+}
