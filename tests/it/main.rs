@@ -9,3 +9,4 @@ mod inkit_faults;
 mod inkit_history;
 mod inkit_journal;
 mod inkit_python_sdk;
+mod preview_cli;

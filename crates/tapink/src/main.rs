@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Inkit(commands::inkit::InkitArgs),
+    Preview(commands::preview::PreviewArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Inkit(args) => commands::inkit::run(args).await,
+            Command::Preview(args) => commands::preview::run(args),
         }
     });
     match result {

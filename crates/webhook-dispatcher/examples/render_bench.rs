@@ -10,15 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use webhook_dispatcher::body::{BodyTemplate, ContentFormat, RenderInput};
 
-const SEED_BODY: &str = r#"{
- "merge_parameters": {
-   "Name": "{{ Profile.name | default: "test" }}",
-   "email": "{{ Profile.Email | default: "-" }}",
-   "phone number": "{{ Profile.Phone | default: "-" }}"
- },
- "template_id": "tmpl_SeedLetter000000000001",
- "description": "test"
-}"#;
+/// The seed walkthrough's body, as `tapink preview` and the tests use it.
+const SEED_BODY: &str = include_str!("../../../fixtures/bodies/seed.json");
 
 fn measure(label: &str, seconds: f64, mut render: impl FnMut() -> usize) -> f64 {
     // Warm up, then count whole renders for the given time.

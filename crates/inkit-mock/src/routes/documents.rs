@@ -8,9 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::renders::{ENTRY_SORT_KEYS, entry_filter, entry_sort_value, no_content, pdf_response};
+use super::renders::{list_live, no_content, pdf_response};
+use crate::history::HistoryEntry;
 use crate::error::ApiError;
-use crate::listing::{ListQuery, MAX_PAGE_SIZE, SortValue};
 use crate::state::{Caller, Inkit};
 
 /// Lists documents. `data-id` takes render ids, as Inkit documents it.
@@ -19,16 +19,8 @@ pub async fn list(
     _caller: Caller,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = ListQuery::parse(raw, ENTRY_SORT_KEYS, MAX_PAGE_SIZE)?;
-    let keep = entry_filter(&q, &inkit)?;
-    let now = inkit.now();
-    let mut items = inkit.entries_where(|e| e.is_live_render() && keep(e));
-    // Documents sort by the name they show, which may be the Inkit Storage name rather than the render's.
-    q.sort(&mut items, |e, k| match k {
-        "name" => SortValue::text(e.document_name()),
-        _ => entry_sort_value(e, k, now),
-    });
-    Ok(Json(q.page(&items, |e| e.document_json(now))))
+    // Documents sort and show by their own name, which may be the Inkit Storage name rather than the render's.
+    list_live(&inkit, raw, HistoryEntry::document_name, HistoryEntry::document_json)
 }
 
 pub async fn get(

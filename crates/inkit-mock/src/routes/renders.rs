@@ -139,12 +139,26 @@ pub async fn list(
     _caller: Caller,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    list_live(&inkit, raw, |e| e.name.as_deref(), HistoryEntry::render_json)
+}
+
+/// Lists live renders, or their documents: filtered, sorted (`name` meaning the name `name_of` gives, the
+/// one the listed view shows) and paged, each item shown by `show`.
+pub fn list_live(
+    inkit: &Inkit,
+    raw: HashMap<String, String>,
+    name_of: fn(&HistoryEntry) -> Option<&str>,
+    show: fn(&HistoryEntry, clock::Timestamp) -> Value,
+) -> Result<Json<Value>, ApiError> {
     let q = ListQuery::parse(raw, ENTRY_SORT_KEYS, MAX_PAGE_SIZE)?;
-    let keep = entry_filter(&q, &inkit)?;
+    let keep = entry_filter(&q, inkit)?;
     let now = inkit.now();
     let mut items = inkit.entries_where(|e| e.is_live_render() && keep(e));
-    q.sort(&mut items, |e, k| entry_sort_value(e, k, now));
-    Ok(Json(q.page(&items, |e| e.render_json(now))))
+    q.sort(&mut items, |e, k| match k {
+        "name" => SortValue::text(name_of(e)),
+        _ => entry_sort_value(e, k, now),
+    });
+    Ok(Json(q.page(&items, |e| show(e, now))))
 }
 
 pub async fn get(

@@ -1,3 +1,4 @@
 //! One module per `tapink` subcommand.
 
 pub mod inkit;
+pub mod preview;

@@ -4,15 +4,8 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 
-const SEED_BODY: &str = r#"{
- "merge_parameters": {
-   "Name": "{{ Profile.name | default: "test" }}",
-   "email": "{{ Profile.Email | default: "-" }}",
-   "phone number": "{{ Profile.Phone | default: "-" }}"
- },
- "template_id": "tmpl_SeedLetter000000000001",
- "description": "test"
-}"#;
+/// The seed walkthrough's body, as `tapink preview` and the tests use it.
+const SEED_BODY: &str = include_str!("../../../../fixtures/bodies/seed.json");
 
 fn profile(v: Value) -> Map<String, Value> {
     v.as_object().expect("an object").clone()
