@@ -54,7 +54,8 @@ async fn a_body_that_renders_to_invalid_json_exits_1_with_the_position() {
 async fn abort_exits_1_as_liquid_logic_aborted() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("abort.json");
-    std::fs::write(&body, r#"{% if Profile.Email == blank %}{% abort %}{% endif %}{"e": "{{ Profile.Email }}"}"#).unwrap();
+    std::fs::write(&body, r#"{% if Profile.Email == blank %}{% abort %}{% endif %}{"e": "{{ Profile.Email }}"}"#)
+        .unwrap();
     let (code, _, stderr) = preview(&["--body", body.to_str().unwrap(), "--profile", "{}"]).await;
     assert_eq!(code, 1);
     assert!(stderr.contains("LiquidLogicAborted"), "{stderr}");
@@ -64,7 +65,11 @@ async fn abort_exits_1_as_liquid_logic_aborted() {
 async fn event_campaign_and_profile_files_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("live.txt");
-    std::fs::write(&body, r#"{{ Profile.name }} bought {{ Event["Product name"] }} in campaign {{ Campaign.campaignId }}"#).unwrap();
+    std::fs::write(
+        &body,
+        r#"{{ Profile.name }} bought {{ Event["Product name"] }} in campaign {{ Campaign.campaignId }}"#,
+    )
+    .unwrap();
     let profile = dir.path().join("profile.json");
     std::fs::write(&profile, r#"{"Name": "Ada"}"#).unwrap();
     let (code, stdout, stderr) = preview(&[

@@ -2,6 +2,20 @@
 //! bodies of webhook campaigns in CleverTap's Liquid dialect, and their delivery.
 //!
 //! It knows webhooks, Liquid and HTTP, not segments or schedules: given a delivery and a webhook, it renders,
-//! sends, retries and reports. Today it holds the body renderer (`body`); delivery comes next.
+//! sends, retries and reports.
+//!
+//! - `body`: bodies in CleverTap's Liquid dialect, JSON-safe.
+//! - `webhook`: a webhook's settings, validated.
+//! - `payload`: the "profile variables & key-value pairs" payload.
+//! - `retry`, `throttle`: when to try again and how fast to send, as pure functions of time.
+//! - `client`: one HTTP attempt and its outcome.
+//! - `delivery`, `outbox`: deliveries and the durable outbox that keeps them until they are settled.
 
 pub mod body;
+pub mod client;
+pub mod delivery;
+pub mod outbox;
+pub mod payload;
+pub mod retry;
+pub mod throttle;
+pub mod webhook;

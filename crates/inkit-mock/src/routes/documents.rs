@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::renders::{list_live, no_content, pdf_response};
-use crate::history::HistoryEntry;
 use crate::error::ApiError;
+use crate::history::HistoryEntry;
 use crate::state::{Caller, Inkit};
 
 /// Lists documents. `data-id` takes render ids, as Inkit documents it.

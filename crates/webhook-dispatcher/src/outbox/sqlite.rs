@@ -1,0 +1,417 @@
+//! The SQLite backend: the outbox in one file, one row per delivery, in WAL mode.
+//!
+//! A row holds the whole [`OutboxEntry`] as JSON (`entry`; adding a field does not change the schema) and,
+//! beside it, the columns the queries need: `state`, `due_at` (ms, NULL unless pending), `webhook` and
+//! `updated_at` (ms of a final state's instant, NULL while pending). An enqueue is one transaction of
+//! `INSERT OR IGNORE`s; a settle or replay rewrites one row.
+//!
+//! `synchronous = NORMAL` in WAL mode keeps every committed transaction through a crash of the process
+//! ("a delivery accepted by the dispatcher survives a crash"); only a power cut can lose the last commits.
+//! The file is opened in exclusive locking mode: only this process uses it, and skipping the per-transaction
+//! file locks makes small commits cheaper.
+//!
+//! Leases (taken deliveries) live in a set beside the connection and are never written: on open nothing is
+//! taken, so whatever was in flight when the process stopped is due again. The counts by state are loaded
+//! once on open and kept up to date, so [`Outbox::counts`] does not scan the table.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use clock::Timestamp;
+use foldhash::HashSet;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Outbox, OutboxCounts, OutboxError, Tally, describe, millis, new_entry, stored, whole_millis};
+use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
+
+/// The layout this code writes; a file with another is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The indexes end in `id` so that "oldest due first, then by id" and "newest first, then by id" are read
+/// straight from an index: many deliveries share a due time (a campaign run enqueues them at one instant),
+/// and without `id` in the index SQLite would sort that whole group on every `take_due`.
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS deliveries (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        due_at INTEGER,
+        webhook TEXT NOT NULL,
+        updated_at INTEGER,
+        entry TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS deliveries_by_due ON deliveries (state, due_at, id);
+    CREATE INDEX IF NOT EXISTS deliveries_by_update ON deliveries (state, updated_at, id);";
+
+/// The outbox in a SQLite file. Usable from several threads: the connection and the leases sit behind one
+/// mutex, which also makes every read-modify-write (settle, replay) atomic.
+pub struct SqliteOutbox {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    conn: Connection,
+    /// Taken deliveries (in flight). Pending in the file.
+    taken: HashSet<String>,
+    tally: Tally,
+}
+
+impl SqliteOutbox {
+    /// Opens (or creates) the outbox at `path`. A file written with another layout is refused.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OutboxError> {
+        let path = path.as_ref();
+        let open_err = |message: String| {
+            OutboxError::Storage(format!("cannot open the outbox database {}: {message}", path.display()))
+        };
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(open_err(format!(
+                "it was written by another version of tapink (layout {version}, expected {SCHEMA_VERSION}); \
+                 move it away or use another --data-dir"
+            )));
+        }
+        conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
+            .map_err(|e| open_err(e.to_string()))?;
+        let tally = load_tally(&conn).map_err(open_err)?;
+        Ok(Self { inner: Mutex::new(Inner { conn, taken: HashSet::default(), tally }) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while the lock was held cannot leave the file half-written (every write is a transaction),
+        // and the leases are only a hint for the next take; carry on rather than fail every later call.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counts the rows in each state.
+fn load_tally(conn: &Connection) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut stmt = conn.prepare("SELECT state, count(*) FROM deliveries GROUP BY state").map_err(|e| e.to_string())?;
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let state: String = row.get(0).map_err(|e| e.to_string())?;
+        let count: i64 = row.get(1).map_err(|e| e.to_string())?;
+        let count = usize::try_from(count).unwrap_or(0);
+        match state.as_str() {
+            "pending" => tally.pending = count,
+            "delivered" => tally.delivered = count,
+            "dead_letter" => tally.dead_letter = count,
+            "not_sent" => tally.not_sent = count,
+            other => return Err(format!("{count} deliveries are in an unknown state {other:?}")),
+        }
+    }
+    Ok(tally)
+}
+
+fn read_err(e: rusqlite::Error) -> OutboxError {
+    OutboxError::Storage(format!("cannot read the outbox database: {e}"))
+}
+
+fn write_err(e: rusqlite::Error) -> OutboxError {
+    OutboxError::Storage(format!("cannot write to the outbox database: {e}"))
+}
+
+fn decode(id: &str, json: &str) -> Result<OutboxEntry, OutboxError> {
+    serde_json::from_str(json).map_err(|e| OutboxError::Storage(format!("delivery {id:?} is not readable: {e}")))
+}
+
+fn encode(entry: &OutboxEntry) -> Result<String, OutboxError> {
+    serde_json::to_string(entry)
+        .map_err(|e| OutboxError::Storage(format!("delivery {:?} cannot be stored: {e}", entry.delivery.id)))
+}
+
+/// The row's query columns for a state: `(state, due_at, updated_at)`.
+fn columns(state: &DeliveryState) -> (&'static str, Option<i64>, Option<i64>) {
+    match state {
+        DeliveryState::Pending { due_at } => ("pending", Some(millis(*due_at)), None),
+        DeliveryState::Delivered { at, .. } => ("delivered", None, Some(millis(*at))),
+        DeliveryState::DeadLetter { at, .. } => ("dead_letter", None, Some(millis(*at))),
+        DeliveryState::NotSent { at, .. } => ("not_sent", None, Some(millis(*at))),
+    }
+}
+
+/// A count or limit as SQLite wants it.
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Inner {
+    fn load(&self, id: &str) -> Result<Option<OutboxEntry>, OutboxError> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT entry FROM deliveries WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id], |r| r.get(0)).optional())
+            .map_err(read_err)?;
+        json.map(|json| decode(id, &json)).transpose()
+    }
+
+    /// Rewrites one delivery's row (one statement: its own transaction).
+    fn store(&self, entry: &OutboxEntry) -> Result<(), OutboxError> {
+        let json = encode(entry)?;
+        let (state, due_at, updated_at) = columns(&entry.state);
+        self.conn
+            .prepare_cached("UPDATE deliveries SET state = ?2, due_at = ?3, updated_at = ?4, entry = ?5 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![entry.delivery.id, state, due_at, updated_at, json]))
+            .map_err(write_err)?;
+        Ok(())
+    }
+
+    /// Stores `entry` in its new state and, once that is written, updates leases and tally.
+    fn transition(
+        &mut self,
+        mut entry: OutboxEntry,
+        attempt: Option<AttemptLog>,
+        next: DeliveryState,
+    ) -> Result<(), OutboxError> {
+        let previous = std::mem::replace(&mut entry.state, next);
+        entry.attempts.extend(attempt);
+        self.store(&entry)?;
+        self.taken.remove(&entry.delivery.id);
+        self.tally.change(&previous, &entry.state);
+        Ok(())
+    }
+
+    /// Calls `each` with the row (`id, due_at, entry`) and id of every pending delivery that is not taken and
+    /// is due at or before `now` (at any time if `None`), oldest due first, until it returns false.
+    fn scan_due(
+        &self,
+        now: Option<Timestamp>,
+        mut each: impl FnMut(&rusqlite::Row<'_>, String) -> Result<bool, OutboxError>,
+    ) -> Result<(), OutboxError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, due_at, entry FROM deliveries WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id",
+            )
+            .map_err(read_err)?;
+        let mut rows = stmt.query([now.map_or(i64::MAX, millis)]).map_err(read_err)?;
+        while let Some(row) = rows.next().map_err(read_err)? {
+            let id: String = row.get(0).map_err(read_err)?;
+            // Taken rows are passed over by id, before their entry is read: there are at most as many as
+            // the dispatcher has in flight.
+            if self.taken.contains(&id) {
+                continue;
+            }
+            if !each(row, id)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Outbox for SqliteOutbox {
+    fn enqueue(&self, deliveries: Vec<Delivery>, due_at: Timestamp) -> Result<usize, OutboxError> {
+        let due_at = whole_millis(due_at);
+        let mut inner = self.lock();
+        let tx = inner.conn.transaction().map_err(write_err)?;
+        let mut new = 0;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries (id, state, due_at, webhook, updated_at, entry)
+                     VALUES (?1, 'pending', ?2, ?3, NULL, ?4)",
+                )
+                .map_err(write_err)?;
+            for delivery in deliveries {
+                let entry = new_entry(delivery, due_at);
+                let json = encode(&entry)?;
+                new += insert
+                    .execute(params![entry.delivery.id, millis(due_at), entry.delivery.webhook, json])
+                    .map_err(write_err)?;
+            }
+        }
+        tx.commit().map_err(write_err)?;
+        inner.tally.pending += new;
+        Ok(new)
+    }
+
+    fn take_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        let mut corrupt = None;
+        inner.scan_due(Some(now), |row, id| {
+            let json: String = row.get(2).map_err(read_err)?;
+            match decode(&id, &json) {
+                Ok(entry) => out.push(entry),
+                Err(e) => {
+                    corrupt = Some((id, e));
+                    return Ok(false);
+                }
+            }
+            Ok(out.len() < limit)
+        })?;
+        // A row that cannot be read would otherwise come first on every call and stall the whole queue.
+        // It is set aside as taken (it is reported now, and again after a restart), and the deliveries read
+        // before it are handed back to the queue, so the next call carries on past it.
+        if let Some((id, e)) = corrupt {
+            inner.taken.insert(id);
+            return Err(e);
+        }
+        inner.taken.extend(out.iter().map(|entry| entry.delivery.id.clone()));
+        Ok(out)
+    }
+
+    fn settle(&self, id: &str, attempt: Option<AttemptLog>, next: DeliveryState) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        let entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
+        inner.transition(entry, attempt, stored(next))
+    }
+
+    fn release(&self, ids: &[String]) -> Result<(), OutboxError> {
+        // Leases are never written, so giving them back is only forgetting them.
+        let mut inner = self.lock();
+        for id in ids {
+            inner.taken.remove(id);
+        }
+        Ok(())
+    }
+
+    fn next_due(&self) -> Option<Timestamp> {
+        let inner = self.lock();
+        let mut first = None;
+        let scanned = inner.scan_due(None, |row, _| {
+            first = row.get::<_, i64>(1).ok().and_then(|ms| Timestamp::from_millisecond(ms).ok());
+            Ok(false)
+        });
+        scanned.ok().and(first)
+    }
+
+    fn get(&self, id: &str) -> Result<Option<OutboxEntry>, OutboxError> {
+        self.lock().load(id)
+    }
+
+    fn dead_letters(&self, webhook: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {
+        let inner = self.lock();
+        let mut stmt = inner
+            .conn
+            .prepare_cached(
+                "SELECT id, entry FROM deliveries WHERE state = 'dead_letter' AND (?1 IS NULL OR webhook = ?1)
+                 ORDER BY updated_at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(read_err)?;
+        let mut rows = stmt.query(params![webhook, sql_limit(limit)]).map_err(read_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(read_err)? {
+            let id: String = row.get(0).map_err(read_err)?;
+            let json: String = row.get(1).map_err(read_err)?;
+            out.push(decode(&id, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn replay(&self, id: &str, now: Timestamp) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        let entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
+        if !matches!(entry.state, DeliveryState::DeadLetter { .. }) {
+            return Err(OutboxError::NotADeadLetter { id: id.to_owned(), state: describe(&entry.state).to_owned() });
+        }
+        inner.transition(entry, None, DeliveryState::Pending { due_at: whole_millis(now) })
+    }
+
+    fn counts(&self) -> OutboxCounts {
+        let inner = self.lock();
+        inner.tally.counts(inner.taken.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::tests::{attempt, delivery, t};
+
+    #[test]
+    fn everything_survives_closing_and_reopening_the_file() {
+        // arrange: five deliveries; two taken and settled, one taken and left in flight, two never taken
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.sqlite3");
+        {
+            let outbox = SqliteOutbox::open(&path).unwrap();
+            let deliveries = ["a", "b", "c", "d"].map(|id| delivery(id, "mail")).to_vec();
+            outbox.enqueue(deliveries, t(0)).unwrap();
+            outbox.enqueue(vec![delivery("e", "mail")], t(100)).unwrap();
+            let taken = outbox.take_due(t(0), 3).unwrap();
+            assert_eq!(taken.len(), 3);
+            outbox
+                .settle("a", Some(attempt(1, t(0), Some(200))), DeliveryState::Delivered { at: t(0), status: 200 })
+                .unwrap();
+            outbox.settle("b", Some(attempt(1, t(0), Some(503))), DeliveryState::Pending { due_at: t(30) }).unwrap();
+            assert_eq!(outbox.counts().taken, 1, "c is still in flight when the process stops");
+        }
+
+        // act
+        let outbox = SqliteOutbox::open(&path).unwrap();
+
+        // assert: nothing is taken; c (in flight) and d are due again, b at its retry time, e at its own
+        let counts = outbox.counts();
+        assert_eq!(counts, OutboxCounts { pending: 4, taken: 0, delivered: 1, dead_letter: 0, not_sent: 0 });
+        assert_eq!(outbox.next_due(), Some(t(0)));
+        let due: Vec<String> = outbox.take_due(t(0), 10).unwrap().into_iter().map(|e| e.delivery.id).collect();
+        assert_eq!(due, ["c", "d"]);
+        assert_eq!(outbox.next_due(), Some(t(30)));
+        let a = outbox.get("a").unwrap().unwrap();
+        assert_eq!(a.state, DeliveryState::Delivered { at: t(0), status: 200 });
+        assert_eq!(a.attempts, vec![attempt(1, t(0), Some(200))]);
+        let b = outbox.get("b").unwrap().unwrap();
+        assert_eq!(b.state, DeliveryState::Pending { due_at: t(30) });
+        assert_eq!(b.attempts, vec![attempt(1, t(0), Some(503))]);
+        assert_eq!(b.delivery, delivery("b", "mail"));
+    }
+
+    #[test]
+    fn a_file_from_another_layout_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.sqlite3");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE other (x); PRAGMA user_version = 7;").unwrap();
+
+        let Err(e) = SqliteOutbox::open(&path) else { panic!("opened a file of another layout") };
+
+        let message = e.to_string();
+        assert!(matches!(e, OutboxError::Storage(_)), "{e:?}");
+        assert!(message.contains("another version of tapink (layout 7, expected 1)"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+
+    #[test]
+    fn a_row_whose_entry_is_not_json_is_a_storage_error_naming_the_delivery() {
+        // arrange: two good deliveries and, due between them, a damaged row
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = SqliteOutbox::open(dir.path().join("outbox.sqlite3")).unwrap();
+        outbox.enqueue(vec![delivery("a", "mail")], t(0)).unwrap();
+        outbox.enqueue(vec![delivery("c", "mail")], t(2)).unwrap();
+        outbox
+            .lock()
+            .conn
+            .execute(
+                "INSERT INTO deliveries (id, state, due_at, webhook, entry) VALUES ('broken', 'pending', ?1, 'mail', '{oops')",
+                [millis(t(1))],
+            )
+            .unwrap();
+
+        // act + assert: reading it names it, wherever it is read
+        let e = outbox.get("broken").unwrap_err();
+        assert!(matches!(&e, OutboxError::Storage(m) if m.contains("\"broken\" is not readable")), "{e}");
+        let e = outbox.settle("broken", None, DeliveryState::Delivered { at: t(1), status: 200 }).unwrap_err();
+        assert!(e.to_string().contains("\"broken\""), "{e}");
+        let e = outbox.take_due(t(5), 10).unwrap_err();
+        assert!(e.to_string().contains("\"broken\""), "{e}");
+
+        // and it does not stall the queue: the next take goes on past it
+        let due: Vec<String> = outbox.take_due(t(5), 10).unwrap().into_iter().map(|e| e.delivery.id).collect();
+        assert_eq!(due, ["a", "c"]);
+    }
+}
