@@ -14,6 +14,7 @@
 pub mod body;
 pub mod client;
 pub mod delivery;
+pub mod dispatcher;
 pub mod outbox;
 pub mod payload;
 pub mod retry;

@@ -46,7 +46,9 @@ pub trait Outbox: Send + Sync {
     fn take_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError>;
 
     /// Records an attempt (when there was one) and the delivery's next state: `Pending { due_at }` for a
-    /// retry, or a final state. Ends its lease if it was taken. Durable when it returns.
+    /// retry, or a final state. Ends its lease if it was taken. Durable at the next `flush` (or sooner): a
+    /// crash before then loses the settle, and the delivery, pending again, is sent again (at-least-once;
+    /// the receiver sees the same `Idempotency-Key`).
     ///
     /// The dispatcher owns the transitions, so any next state is accepted (a delivery may also be settled
     /// without being taken, e.g. `NotSent` for a webhook that no longer exists). An id that is not in the
@@ -76,6 +78,10 @@ pub trait Outbox: Send + Sync {
 
     /// How many deliveries are in each state.
     fn counts(&self) -> OutboxCounts;
+    /// Makes every settle so far durable. The dispatcher calls it after each step.
+    fn flush(&self) -> Result<(), OutboxError> {
+        Ok(())
+    }
 }
 
 /// How many deliveries are in each state. Every delivery is counted once: a taken one counts as `taken`,

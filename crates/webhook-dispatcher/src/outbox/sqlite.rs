@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use clock::Timestamp;
-use foldhash::HashSet;
+use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Outbox, OutboxCounts, OutboxError, Tally, describe, millis, new_entry, stored, whole_millis};
@@ -50,10 +50,17 @@ pub struct SqliteOutbox {
 
 struct Inner {
     conn: Connection,
-    /// Taken deliveries (in flight). Pending in the file.
-    taken: HashSet<String>,
+    /// Taken deliveries (in flight), pending in the file, with their entries as taken (`None` for a row set
+    /// aside as unreadable), so that settling one needs no read.
+    taken: HashMap<String, Option<OutboxEntry>>,
+    /// Settled entries not written yet: written together, in one transaction, when there are
+    /// `UNWRITTEN_LIMIT` of them and before anything reads the file.
+    unwritten: Vec<OutboxEntry>,
     tally: Tally,
 }
+
+/// Most settles kept before they are written together.
+const UNWRITTEN_LIMIT: usize = 1024;
 
 impl SqliteOutbox {
     /// Opens (or creates) the outbox at `path`. A file written with another layout is refused.
@@ -84,13 +91,23 @@ impl SqliteOutbox {
         conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
             .map_err(|e| open_err(e.to_string()))?;
         let tally = load_tally(&conn).map_err(open_err)?;
-        Ok(Self { inner: Mutex::new(Inner { conn, taken: HashSet::default(), tally }) })
+        Ok(Self { inner: Mutex::new(Inner { conn, taken: HashMap::default(), unwritten: Vec::new(), tally }) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while the lock was held cannot leave the file half-written (every write is a transaction),
         // and the leases are only a hint for the next take; carry on rather than fail every later call.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for SqliteOutbox {
+    /// A clean stop writes what is settled; only a crash loses the last settles (their deliveries are sent
+    /// again).
+    fn drop(&mut self) {
+        if let Err(e) = self.lock().write_unwritten() {
+            tracing::error!(error = %e, "could not write the last settles of the outbox");
+        }
     }
 }
 
@@ -156,18 +173,30 @@ impl Inner {
         json.map(|json| decode(id, &json)).transpose()
     }
 
-    /// Rewrites one delivery's row (one statement: its own transaction).
-    fn store(&self, entry: &OutboxEntry) -> Result<(), OutboxError> {
-        let json = encode(entry)?;
-        let (state, due_at, updated_at) = columns(&entry.state);
-        self.conn
-            .prepare_cached("UPDATE deliveries SET state = ?2, due_at = ?3, updated_at = ?4, entry = ?5 WHERE id = ?1")
-            .and_then(|mut stmt| stmt.execute(params![entry.delivery.id, state, due_at, updated_at, json]))
-            .map_err(write_err)?;
+    /// Writes every unwritten settle, in one transaction. On failure they stay unwritten, to be tried again.
+    fn write_unwritten(&mut self) -> Result<(), OutboxError> {
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(write_err)?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET state = ?2, due_at = ?3, updated_at = ?4, entry = ?5 WHERE id = ?1",
+                )
+                .map_err(write_err)?;
+            for entry in &self.unwritten {
+                let json = encode(entry)?;
+                let (state, due_at, updated_at) = columns(&entry.state);
+                update.execute(params![entry.delivery.id, state, due_at, updated_at, json]).map_err(write_err)?;
+            }
+        }
+        tx.commit().map_err(write_err)?;
+        self.unwritten.clear();
         Ok(())
     }
 
-    /// Stores `entry` in its new state and, once that is written, updates leases and tally.
+    /// Puts `entry` in its new state, to be written with the next batch; updates leases and tally now.
     fn transition(
         &mut self,
         mut entry: OutboxEntry,
@@ -176,9 +205,12 @@ impl Inner {
     ) -> Result<(), OutboxError> {
         let previous = std::mem::replace(&mut entry.state, next);
         entry.attempts.extend(attempt);
-        self.store(&entry)?;
         self.taken.remove(&entry.delivery.id);
         self.tally.change(&previous, &entry.state);
+        self.unwritten.push(entry);
+        if self.unwritten.len() >= UNWRITTEN_LIMIT {
+            self.write_unwritten()?;
+        }
         Ok(())
     }
 
@@ -200,7 +232,7 @@ impl Inner {
             let id: String = row.get(0).map_err(read_err)?;
             // Taken rows are passed over by id, before their entry is read: there are at most as many as
             // the dispatcher has in flight.
-            if self.taken.contains(&id) {
+            if self.taken.contains_key(&id) {
                 continue;
             }
             if !each(row, id)? {
@@ -242,6 +274,7 @@ impl Outbox for SqliteOutbox {
             return Ok(Vec::new());
         }
         let mut inner = self.lock();
+        inner.write_unwritten()?;
         let mut out = Vec::new();
         let mut corrupt = None;
         inner.scan_due(Some(now), |row, id| {
@@ -259,16 +292,22 @@ impl Outbox for SqliteOutbox {
         // It is set aside as taken (it is reported now, and again after a restart), and the deliveries read
         // before it are handed back to the queue, so the next call carries on past it.
         if let Some((id, e)) = corrupt {
-            inner.taken.insert(id);
+            inner.taken.insert(id, None);
             return Err(e);
         }
-        inner.taken.extend(out.iter().map(|entry| entry.delivery.id.clone()));
+        inner.taken.extend(out.iter().map(|entry| (entry.delivery.id.clone(), Some(entry.clone()))));
         Ok(out)
     }
 
     fn settle(&self, id: &str, attempt: Option<AttemptLog>, next: DeliveryState) -> Result<(), OutboxError> {
         let mut inner = self.lock();
-        let entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
+        let entry = match inner.taken.get(id) {
+            Some(Some(entry)) => entry.clone(),
+            _ => {
+                inner.write_unwritten()?;
+                inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?
+            }
+        };
         inner.transition(entry, attempt, stored(next))
     }
 
@@ -282,7 +321,10 @@ impl Outbox for SqliteOutbox {
     }
 
     fn next_due(&self) -> Option<Timestamp> {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        if inner.write_unwritten().is_err() {
+            return None;
+        }
         let mut first = None;
         let scanned = inner.scan_due(None, |row, _| {
             first = row.get::<_, i64>(1).ok().and_then(|ms| Timestamp::from_millisecond(ms).ok());
@@ -292,11 +334,18 @@ impl Outbox for SqliteOutbox {
     }
 
     fn get(&self, id: &str) -> Result<Option<OutboxEntry>, OutboxError> {
-        self.lock().load(id)
+        let mut inner = self.lock();
+        inner.write_unwritten()?;
+        inner.load(id)
+    }
+
+    fn flush(&self) -> Result<(), OutboxError> {
+        self.lock().write_unwritten()
     }
 
     fn dead_letters(&self, webhook: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        inner.write_unwritten()?;
         let mut stmt = inner
             .conn
             .prepare_cached(
@@ -316,6 +365,7 @@ impl Outbox for SqliteOutbox {
 
     fn replay(&self, id: &str, now: Timestamp) -> Result<(), OutboxError> {
         let mut inner = self.lock();
+        inner.write_unwritten()?;
         let entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
         if !matches!(entry.state, DeliveryState::DeadLetter { .. }) {
             return Err(OutboxError::NotADeadLetter { id: id.to_owned(), state: describe(&entry.state).to_owned() });
@@ -370,6 +420,31 @@ mod tests {
         assert_eq!(b.state, DeliveryState::Pending { due_at: t(30) });
         assert_eq!(b.attempts, vec![attempt(1, t(0), Some(503))]);
         assert_eq!(b.delivery, delivery("b", "mail"));
+    }
+
+    #[test]
+    fn a_crash_loses_only_unflushed_settles_and_their_deliveries_are_sent_again() {
+        // arrange: two deliveries taken and delivered; a flush after the first only
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.sqlite3");
+        let outbox = SqliteOutbox::open(&path).unwrap();
+        outbox.enqueue(vec![delivery("a", "mail"), delivery("b", "mail")], t(0)).unwrap();
+        outbox.take_due(t(0), 2).unwrap();
+        let delivered = DeliveryState::Delivered { at: t(0), status: 200 };
+        outbox.settle("a", Some(attempt(1, t(0), Some(200))), delivered.clone()).unwrap();
+        outbox.flush().unwrap();
+        outbox.settle("b", Some(attempt(1, t(0), Some(200))), delivered.clone()).unwrap();
+
+        // act: the process dies before b's settle is written (in a test, the connection must still close
+        // to release its lock, so the unwritten settles are discarded instead)
+        outbox.lock().unwritten.clear();
+        drop(outbox);
+        let reopened = SqliteOutbox::open(&path).unwrap();
+
+        // assert: a stays delivered; b is pending again, to be sent again (at-least-once)
+        assert_eq!(reopened.get("a").unwrap().unwrap().state, delivered);
+        let due: Vec<String> = reopened.take_due(t(0), 10).unwrap().into_iter().map(|e| e.delivery.id).collect();
+        assert_eq!(due, ["b"]);
     }
 
     #[test]

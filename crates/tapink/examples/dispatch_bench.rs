@@ -1,0 +1,104 @@
+//! Deliveries/s end to end: the dispatcher renders the seed's body for N users and sends each to
+//! inkit-mock over loopback, which records it in History; both keep their state in SQLite (the outbox and
+//! History), as in `tapink up`. Counts from the first submit to the last delivery settled.
+//!
+//! Run: `cargo run --release -p tapink --example dispatch_bench -- [USERS] [--in-memory]`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use webhook_dispatcher::delivery::Delivery;
+use webhook_dispatcher::dispatcher::{CampaignContent, Dispatcher, DispatcherConfig, NoSink, WebhookSettings};
+use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
+use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let users: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let in_memory = std::env::args().any(|a| a == "--in-memory");
+    let dir = tempfile::tempdir()?;
+
+    // inkit-mock with the seed's template, History in SQLite (or memory).
+    let config = inkit_mock::MockConfig {
+        storage: if in_memory {
+            inkit_mock::Storage::Memory
+        } else {
+            inkit_mock::Storage::DataDir(dir.path().join("inkit"))
+        },
+        templates_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/templates").into()),
+        journal_capacity: 1000,
+        ..inkit_mock::MockConfig::default()
+    };
+    let inkit = inkit_mock::Inkit::open(config, clock::system())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/generate", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(inkit_mock::serve(listener, inkit.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    // The dispatcher, its outbox in SQLite (or memory), the seed's webhook and body.
+    let outbox: Arc<dyn Outbox> = if in_memory {
+        Arc::new(MemoryOutbox::new())
+    } else {
+        Arc::new(SqliteOutbox::open(dir.path().join("outbox.sqlite3"))?)
+    };
+    let dispatcher = Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox, Arc::new(NoSink)));
+    let spec: WebhookSpec = serde_json::from_value(json!({
+        "name": "Inkit", "method": "POST", "url": url, "content_type": "json",
+        "headers": {"X-Inkit-API-Token": inkit_mock::DEFAULT_TOKEN},
+    }))?;
+    dispatcher.add_webhook(WebhookSettings { concurrency: 64, ..WebhookSettings::new(Webhook::from_spec(spec)?) })?;
+    let body = include_str!("../../../fixtures/bodies/seed.json").to_owned();
+    dispatcher.add_campaign(CampaignContent {
+        campaign_id: 1_700_000_001,
+        name: "bench".into(),
+        webhook: "Inkit".into(),
+        content: Content::CustomBody { source: body, format: webhook_dispatcher::body::ContentFormat::Json },
+    })?;
+
+    let now = clock::Timestamp::now();
+    let deliveries: Vec<Delivery> = (0..users)
+        .map(|i| Delivery {
+            id: format!("1700000001:1:user-{i}"),
+            trace_id: format!("trace-{i}"),
+            webhook: "Inkit".into(),
+            campaign_id: 1_700_000_001,
+            campaign_name: "bench".into(),
+            profile: json!({"Name": format!("User \"{i}\""), "Email": format!("user{i}@example.com")})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            event: None,
+            created_at: now,
+        })
+        .collect();
+
+    let started = Instant::now();
+    for chunk in deliveries.chunks(10_000) {
+        dispatcher.submit(chunk.to_vec())?;
+    }
+    let submitted = started.elapsed();
+    let mut report = webhook_dispatcher::dispatcher::StepReport::default();
+    while dispatcher.next_due().is_some() {
+        let step = dispatcher.run_due().await?;
+        report.delivered += step.delivered;
+        report.dead_letters += step.dead_letters;
+    }
+    let elapsed = started.elapsed();
+    let stored = inkit.entry_count();
+    println!(
+        "{users} deliveries ({}): submitted in {:.2} s, all settled in {:.2} s => {:.0} deliveries/s; delivered {}, dead letters {}, History entries {}",
+        if in_memory { "memory outbox and History" } else { "SQLite outbox and History" },
+        submitted.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        users as f64 / elapsed.as_secs_f64(),
+        report.delivered,
+        report.dead_letters,
+        stored
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(())
+}

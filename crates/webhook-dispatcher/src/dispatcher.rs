@@ -1,0 +1,566 @@
+//! The dispatcher: takes the engine's deliveries into the outbox, and sends what is due. For each delivery
+//! it renders the campaign's body and the webhook's URL for the user, adds the webhook's headers and
+//! authentication, sends with a per-attempt timeout, lets the webhook's retry policy decide what follows,
+//! and reports the delivery's final state.
+//!
+//! Time comes from the `Clock`: `run_due` sends what is due now and returns, and `next_due` says when the
+//! next delivery is due, so a simulated clock can step from one to the next (a day of retries in no real
+//! time). `run` is the real-time driver; there, attempts run on their own, so a slow or dead endpoint holds
+//! up only its own webhook's deliveries, and at most `concurrency` of them at a time.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clock::{Clock, Timestamp};
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
+use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
+use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
+use crate::outbox::{Outbox, OutboxError};
+use crate::payload::{Payload, PayloadOptions, Recipient};
+use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
+use crate::throttle::{Throttle, ThrottleState};
+use crate::webhook::{Auth, Content, Method, UrlRenderError, Webhook};
+
+/// What counts as delivered. CleverTap: HTTP 200 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuccessRule {
+    #[default]
+    Http200,
+    Any2xx,
+}
+
+impl SuccessRule {
+    fn accepts(self, status: u16) -> bool {
+        match self {
+            SuccessRule::Http200 => status == 200,
+            SuccessRule::Any2xx => (200..300).contains(&status),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// How long an attempt may take (CleverTap: 3 s).
+    pub timeout: Duration,
+    pub success: SuccessRule,
+    /// Most deliveries taken from the outbox in one step.
+    pub take_batch: usize,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self { timeout: crate::client::DEFAULT_TIMEOUT, success: SuccessRule::Http200, take_batch: 4096 }
+    }
+}
+
+/// A webhook and how its deliveries are sent.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub webhook: Webhook,
+    pub retry: RetryPolicy,
+    pub throttle: Throttle,
+    /// Most attempts in flight at once for this webhook.
+    pub concurrency: usize,
+}
+
+impl WebhookSettings {
+    /// CleverTap's defaults: its retry policy, no throttle, 64 attempts at a time.
+    pub fn new(webhook: Webhook) -> Self {
+        Self { webhook, retry: RetryPolicy::clevertap(), throttle: Throttle::unlimited(), concurrency: 64 }
+    }
+}
+
+/// What a campaign sends through its webhook.
+#[derive(Debug, Clone)]
+pub struct CampaignContent {
+    pub campaign_id: u64,
+    pub name: String,
+    pub webhook: String,
+    pub content: Content,
+}
+
+/// Why something given to the dispatcher was refused, at the moment it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("unknown webhook {0:?}: create it first")]
+    UnknownWebhook(String),
+    #[error("campaign {campaign_id} content: {error}")]
+    Content { campaign_id: u64, error: CompileError },
+    #[error("webhook {name:?}: {message}")]
+    Webhook { name: String, message: String },
+    #[error(
+        "webhook {name:?} was not saved: its test request was answered {answer}, and CleverTap saves a webhook only on HTTP 200"
+    )]
+    TestRequestRefused { name: String, answer: String },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Told each delivery's final state, once (the engine's reports listen here).
+pub trait OutcomeSink: Send + Sync {
+    fn settled(&self, delivery: &Delivery, state: &DeliveryState, attempts: u32);
+}
+
+/// A sink that forgets (for previews and tools that read the outbox instead).
+#[derive(Debug, Default)]
+pub struct NoSink;
+
+impl OutcomeSink for NoSink {
+    fn settled(&self, _: &Delivery, _: &DeliveryState, _: u32) {}
+}
+
+/// A request as it would be sent: what Preview shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PreparedRequest {
+    #[serde(serialize_with = "method_name")]
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Why a delivery cannot be sent at all (not retried).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotSendable {
+    #[error("unknown webhook {0:?}")]
+    UnknownWebhook(String),
+    #[error("no content for campaign {0}")]
+    UnknownCampaign(u64),
+    #[error("{0}")]
+    Render(RenderError),
+    #[error("{0}")]
+    Url(String),
+    #[error("OAuth 2.0 client credentials are not supported by the dispatcher yet")]
+    OAuthNotSupported,
+}
+
+/// Counts of one step.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StepReport {
+    pub sent: usize,
+    pub delivered: usize,
+    pub retrying: usize,
+    pub dead_letters: usize,
+    pub not_sent: usize,
+    pub throttled: usize,
+}
+
+struct WebhookRuntime {
+    settings: WebhookSettings,
+    throttle: Mutex<ThrottleState>,
+    slots: Arc<Semaphore>,
+}
+
+enum Prepared {
+    Body(BodyTemplate),
+    KeyValues { pairs: Vec<(BodyTemplate, BodyTemplate)>, options: PayloadOptions },
+}
+
+pub struct Dispatcher {
+    config: DispatcherConfig,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<dyn Outbox>,
+    client: HttpClient,
+    sink: Arc<dyn OutcomeSink>,
+    webhooks: RwLock<HashMap<String, Arc<WebhookRuntime>>>,
+    campaigns: RwLock<HashMap<u64, Arc<Prepared>>>,
+    /// Rung when there may be new work sooner than the driver planned (a submit, a retry scheduled).
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        config: DispatcherConfig,
+        clock: Arc<dyn Clock>,
+        outbox: Arc<dyn Outbox>,
+        sink: Arc<dyn OutcomeSink>,
+    ) -> Self {
+        Self {
+            config,
+            clock,
+            outbox,
+            client: HttpClient::new(),
+            sink,
+            webhooks: RwLock::new(HashMap::new()),
+            campaigns: RwLock::new(HashMap::new()),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Adds (or replaces) a webhook without the test request.
+    pub fn add_webhook(&self, settings: WebhookSettings) -> Result<(), DispatchError> {
+        if matches!(settings.webhook.auth(), Auth::OAuth2ClientCredentials { .. }) {
+            return Err(DispatchError::Webhook {
+                name: settings.webhook.name().to_owned(),
+                message: NotSendable::OAuthNotSupported.to_string(),
+            });
+        }
+        let runtime = WebhookRuntime {
+            throttle: Mutex::new(ThrottleState::new(settings.throttle)),
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
+        };
+        let name = runtime.settings.webhook.name().to_owned();
+        self.webhooks.write().unwrap_or_else(|p| p.into_inner()).insert(name, Arc::new(runtime));
+        Ok(())
+    }
+
+    /// Creates a webhook as CleverTap does: sends its test request and saves it only if the endpoint answers
+    /// HTTP 200. Returns the answer.
+    pub async fn create_webhook(&self, settings: WebhookSettings) -> Result<Answer, DispatchError> {
+        let webhook = &settings.webhook;
+        let name = webhook.name().to_owned();
+        let profile = Map::new();
+        let url = webhook
+            .render_url(&RenderInput::for_profile(&profile))
+            .map_err(|e| DispatchError::Webhook { name: name.clone(), message: e.to_string() })?;
+        let body = crate::payload::test_request(&[("key".to_owned(), "value".to_owned())]).to_string();
+        let mut headers = base_headers(webhook, ContentFormat::Json)
+            .map_err(|e| DispatchError::Webhook { name: name.clone(), message: e.to_string() })?;
+        headers.push(("user-agent".into(), USER_AGENT.into()));
+        let request = OutgoingRequest { method: http_method(webhook.method()), url, headers, body: Bytes::from(body) };
+        let report = self.client.send(request, self.config.timeout).await;
+        match &report.answer {
+            Answer::Response { status: 200, .. } => {
+                self.add_webhook(settings)?;
+                Ok(report.answer)
+            }
+            other => Err(DispatchError::TestRequestRefused { name, answer: describe_answer(other) }),
+        }
+    }
+
+    /// Compiles a campaign's content (syntax errors are reported now, with their position).
+    pub fn add_campaign(&self, content: CampaignContent) -> Result<(), DispatchError> {
+        if !self.webhooks.read().unwrap_or_else(|p| p.into_inner()).contains_key(&content.webhook) {
+            return Err(DispatchError::UnknownWebhook(content.webhook.clone()));
+        }
+        let compile_err = |error| DispatchError::Content { campaign_id: content.campaign_id, error };
+        let prepared = match &content.content {
+            Content::CustomBody { source, format } => {
+                Prepared::Body(BodyTemplate::compile(source, *format).map_err(compile_err)?)
+            }
+            Content::KeyValues { key_values, fields } => {
+                let mut pairs = Vec::with_capacity(key_values.len());
+                for (k, v) in key_values {
+                    let key = BodyTemplate::compile(k, ContentFormat::Text).map_err(compile_err)?;
+                    let value = BodyTemplate::compile(v, ContentFormat::Text).map_err(compile_err)?;
+                    pairs.push((key, value));
+                }
+                Prepared::KeyValues { pairs, options: PayloadOptions::with_fields(*fields) }
+            }
+        };
+        self.campaigns.write().unwrap_or_else(|p| p.into_inner()).insert(content.campaign_id, Arc::new(prepared));
+        Ok(())
+    }
+
+    /// Takes deliveries into the outbox, due now. Durable when it returns; the same delivery twice is kept once.
+    pub fn submit(&self, deliveries: Vec<Delivery>) -> Result<usize, DispatchError> {
+        let added = self.outbox.enqueue(deliveries, self.clock.now())?;
+        self.wake.notify_one();
+        Ok(added)
+    }
+
+    /// When the next delivery is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.outbox.next_due()
+    }
+
+    pub fn outbox(&self) -> &Arc<dyn Outbox> {
+        &self.outbox
+    }
+
+    /// The request a delivery would make (Preview), without sending it.
+    pub fn prepare(&self, delivery: &Delivery, attempt: u32) -> Result<PreparedRequest, NotSendable> {
+        let webhook =
+            self.webhook(&delivery.webhook).ok_or_else(|| NotSendable::UnknownWebhook(delivery.webhook.clone()))?;
+        let campaign = self.campaign(delivery.campaign_id).ok_or(NotSendable::UnknownCampaign(delivery.campaign_id))?;
+        let webhook = &webhook.settings.webhook;
+        let campaign_value = json!({"campaignId": delivery.campaign_id, "name": delivery.campaign_name});
+        let input =
+            RenderInput { profile: &delivery.profile, event: delivery.event.as_ref(), campaign: &campaign_value };
+        let url = webhook.render_url(&input).map_err(|e| match e {
+            UrlRenderError::Liquid(r) => NotSendable::Render(r),
+            other => NotSendable::Url(other.to_string()),
+        })?;
+        let (body, format) = match &*campaign {
+            Prepared::Body(template) => (template.render(&input).map_err(NotSendable::Render)?, template.format()),
+            Prepared::KeyValues { pairs, options } => {
+                let mut rendered = Vec::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    rendered.push((
+                        k.render(&input).map_err(NotSendable::Render)?,
+                        v.render(&input).map_err(NotSendable::Render)?,
+                    ));
+                }
+                let text = |key: &str| delivery.profile.get(key).and_then(Value::as_str);
+                let recipient = Recipient {
+                    identity: text("Identity"),
+                    email: text("Email"),
+                    name: text("Name"),
+                    phone: text("Phone"),
+                    event_properties: delivery.event.as_ref(),
+                    ..Recipient::new(&delivery.id, &delivery.profile)
+                };
+                let payload = Payload::single(delivery.campaign_id, &rendered, &recipient, options);
+                (payload.to_json(), ContentFormat::Json)
+            }
+        };
+        let mut headers = base_headers(webhook, format)?;
+        headers.extend([
+            ("user-agent".to_owned(), USER_AGENT.to_owned()),
+            ("idempotency-key".to_owned(), delivery.id.clone()),
+            ("x-tapink-delivery-id".to_owned(), delivery.id.clone()),
+            ("x-tapink-trace-id".to_owned(), delivery.trace_id.clone()),
+            ("x-tapink-attempt".to_owned(), attempt.to_string()),
+        ]);
+        let body = if webhook.method() == Method::Get { String::new() } else { body };
+        Ok(PreparedRequest { method: webhook.method(), url, headers, body })
+    }
+
+    fn webhook(&self, name: &str) -> Option<Arc<WebhookRuntime>> {
+        self.webhooks.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    fn campaign(&self, id: u64) -> Option<Arc<Prepared>> {
+        self.campaigns.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
+    pub async fn run_due(self: &Arc<Self>) -> Result<StepReport, DispatchError> {
+        let mut report = StepReport::default();
+        let mut attempts = JoinSet::new();
+        loop {
+            let due = self.outbox.take_due(self.clock.now(), self.config.take_batch)?;
+            if due.is_empty() {
+                break;
+            }
+            for entry in due {
+                if let Some(task) = self.start(entry, &mut report) {
+                    attempts.spawn(task);
+                }
+            }
+        }
+        while let Some(done) = attempts.join_next().await {
+            match done {
+                Ok(state) => report.count(&state),
+                Err(e) => tracing::error!(error = %e, "a delivery attempt panicked"),
+            }
+        }
+        self.outbox.flush()?;
+        Ok(report)
+    }
+
+    /// The real-time driver: sends deliveries as they fall due until `shutdown`; attempts in flight then
+    /// finish on their own (their deliveries stay in the outbox until settled).
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let mut report = StepReport::default();
+            match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
+                Ok(due) => {
+                    let more = due.len() == self.config.take_batch;
+                    for entry in due {
+                        if let Some(task) = self.start(entry, &mut report) {
+                            let me = self.clone();
+                            tokio::spawn(async move {
+                                task.await;
+                                me.wake.notify_one();
+                            });
+                        }
+                    }
+                    if more {
+                        continue;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+            }
+            if let Err(e) = self.outbox.flush() {
+                tracing::error!(error = %e, "cannot write settled deliveries to the outbox");
+            }
+            let wait = self
+                .next_due()
+                .map(|t| t.duration_since(self.clock.now()).unsigned_abs())
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Starts one delivery: settles it at once if it cannot be sent or must wait for the throttle, else
+    /// returns the attempt to run.
+    fn start(
+        self: &Arc<Self>,
+        entry: OutboxEntry,
+        report: &mut StepReport,
+    ) -> Option<impl Future<Output = DeliveryState> + Send + 'static> {
+        let now = self.clock.now();
+        let attempt = entry.attempts.len() as u32 + 1;
+        let Some(runtime) = self.webhook(&entry.delivery.webhook) else {
+            let state = DeliveryState::NotSent {
+                at: now,
+                reason: NotSendable::UnknownWebhook(entry.delivery.webhook.clone()).to_string(),
+            };
+            self.finish(&entry, None, state.clone());
+            report.count(&state);
+            return None;
+        };
+        let request = match self.prepare(&entry.delivery, attempt) {
+            Ok(r) => r,
+            Err(e) => {
+                let state = match &e {
+                    NotSendable::Url(detail) => DeliveryState::DeadLetter {
+                        at: now,
+                        reason: format!("{}: {detail}", FailureReason::InvalidWebhookUrl.clevertap_error()),
+                    },
+                    NotSendable::Render(RenderError::Aborted) => {
+                        DeliveryState::NotSent { at: now, reason: "LiquidLogicAborted".into() }
+                    }
+                    other => DeliveryState::NotSent { at: now, reason: other.to_string() },
+                };
+                self.finish(&entry, None, state.clone());
+                report.count(&state);
+                return None;
+            }
+        };
+        if let Err(next) = runtime.throttle.lock().unwrap_or_else(|p| p.into_inner()).acquire(now) {
+            report.throttled += 1;
+            if let Err(e) = self.outbox.settle(&entry.delivery.id, None, DeliveryState::Pending { due_at: next }) {
+                tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot reschedule a throttled delivery");
+            }
+            return None;
+        }
+        report.sent += 1;
+        let me = self.clone();
+        Some(async move {
+            let permit = runtime.slots.clone().acquire_owned().await;
+            let started_at = me.clock.now();
+            let outgoing = OutgoingRequest {
+                method: http_method(request.method),
+                url: request.url,
+                headers: request.headers,
+                body: Bytes::from(request.body),
+            };
+            let AttemptReport { answer, latency } = me.client.send(outgoing, me.config.timeout).await;
+            drop(permit);
+            let outcome = match &answer {
+                Answer::Response { status, .. } if me.config.success.accepts(*status) => {
+                    AttemptOutcome::Delivered { status: *status }
+                }
+                Answer::Response { status, retry_after, .. } => AttemptOutcome::Status {
+                    status: *status,
+                    retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
+                },
+                Answer::TimedOut => AttemptOutcome::TimedOut,
+                Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
+            };
+            let log = attempt_log(attempt, started_at, latency, &answer);
+            let now = me.clock.now();
+            let seed = jitter_seed(&entry.delivery.id, attempt);
+            let state = match runtime.settings.retry.next_attempt_at(attempt, &outcome, now, seed) {
+                Decision::Done => {
+                    let status = match outcome {
+                        AttemptOutcome::Delivered { status } => status,
+                        _ => 200,
+                    };
+                    DeliveryState::Delivered { at: now, status }
+                }
+                Decision::RetryAt(due_at) => DeliveryState::Pending { due_at },
+                Decision::GiveUp { reason } => DeliveryState::DeadLetter { at: now, reason: reason.to_string() },
+            };
+            me.finish(&entry, Some(log), state.clone());
+            state
+        })
+    }
+
+    /// Records an attempt and the next state; tells the sink when the state is final.
+    fn finish(&self, entry: &OutboxEntry, attempt: Option<AttemptLog>, state: DeliveryState) {
+        let attempts = entry.attempts.len() as u32 + u32::from(attempt.is_some());
+        if let Err(e) = self.outbox.settle(&entry.delivery.id, attempt, state.clone()) {
+            tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot record a delivery's state");
+            return;
+        }
+        if state.is_final() {
+            self.sink.settled(&entry.delivery, &state, attempts);
+        } else {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl StepReport {
+    fn count(&mut self, state: &DeliveryState) {
+        match state {
+            DeliveryState::Delivered { .. } => self.delivered += 1,
+            DeliveryState::Pending { .. } => self.retrying += 1,
+            DeliveryState::DeadLetter { .. } => self.dead_letters += 1,
+            DeliveryState::NotSent { .. } => self.not_sent += 1,
+        }
+    }
+}
+
+const USER_AGENT: &str = "tapink-dispatcher (CleverTap webhook simulation)";
+
+/// Content type, the webhook's own headers and its authorization.
+fn base_headers(webhook: &Webhook, format: ContentFormat) -> Result<Vec<(String, String)>, NotSendable> {
+    let mut headers = vec![("content-type".to_owned(), format.content_type().to_owned())];
+    for (name, value) in webhook.headers() {
+        headers.push((name.as_str().to_owned(), value.as_str().to_owned()));
+    }
+    match webhook.auth() {
+        Auth::OAuth2ClientCredentials { .. } => return Err(NotSendable::OAuthNotSupported),
+        auth => {
+            if let Some(value) = auth.authorization() {
+                headers.push(("authorization".to_owned(), value.expose().to_owned()));
+            }
+        }
+    }
+    Ok(headers)
+}
+
+fn method_name<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
+fn http_method(m: Method) -> http::Method {
+    match m {
+        Method::Get => http::Method::GET,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+    }
+}
+
+fn attempt_log(number: u32, started_at: Timestamp, latency: Duration, answer: &Answer) -> AttemptLog {
+    let (status, error, response_excerpt) = match answer {
+        Answer::Response { status, body_excerpt, .. } => (Some(*status), None, body_excerpt.clone()),
+        Answer::TimedOut => (None, Some("timed out".to_owned()), String::new()),
+        Answer::ConnectionFailed { error } => (None, Some(error.clone()), String::new()),
+    };
+    AttemptLog { number, started_at, latency_ms: latency.as_secs_f64() * 1000.0, status, error, response_excerpt }
+}
+
+fn describe_answer(answer: &Answer) -> String {
+    match answer {
+        Answer::Response { status, .. } => format!("HTTP {status}"),
+        Answer::TimedOut => "with a timeout".to_owned(),
+        Answer::ConnectionFailed { error } => format!("with a connection failure ({error})"),
+    }
+}
