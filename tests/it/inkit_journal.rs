@@ -235,3 +235,27 @@ async fn a_long_body_is_kept_as_an_excerpt_with_its_full_size() {
     assert_eq!(excerpt.len(), 2048);
     assert!(body.to_string().starts_with(excerpt));
 }
+
+#[tokio::test]
+async fn a_request_abandoned_during_an_injected_delay_is_journaled_with_status_0() {
+    // arrange: every generate waits 400 ms before it is handled
+    let mock = MockServer::start().await;
+    let client = mock.client();
+    let plan = serde_json::json!({"fault": [{"route": "POST /generate", "kind": "latency", "ms": 400}]});
+    assert_eq!(client.put("/__admin/faults", &plan).await.status, 200);
+
+    // act: the client gives up after 100 ms and closes its connection
+    let body = serde_json::json!({"template_id": "tmpl_x", "merge_parameters": {}});
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), client.post("/v1/generate", &body)).await;
+    assert!(gave_up.is_err(), "the request should still be waiting");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+
+    // assert: the journal and the counts still know about it
+    let journal = client.get("/__admin/requests?route=POST%20/generate").await.json();
+    let items = journal["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{journal}");
+    assert_eq!(items[0]["status"], 0);
+    assert_eq!(items[0]["fault"], "latency 400 ms");
+    let counts = client.get("/__admin/counts").await.json();
+    assert_eq!(counts["routes"]["POST /generate"]["total"], 1, "{counts}");
+}

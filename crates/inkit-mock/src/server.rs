@@ -160,28 +160,30 @@ struct RequestHandler {
 
 impl RequestHandler {
     async fn handle(self, req: Request<Incoming>) -> Result<Response, Closed> {
-        let started = Instant::now();
-        let received_at = self.inkit.now();
         let (parts, body) = req.into_parts();
         let route = route_key(&parts.method, parts.uri.path());
-        let mut journal = JournalEntry {
-            seq: 0,
-            received_at,
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().map(str::to_owned),
-            route: route.clone(),
-            headers: self.journal_headers(&parts.headers),
-            body_excerpt: Bytes::new(),
-            body_bytes: 0,
-            status: 0,
-            duration_ms: 0.0,
-            fault: None,
+        // Recorded when the guard drops: after the answer, or when hyper drops this request because the
+        // client hung up (during an injected delay, say), so even those are in the journal and the counts.
+        let mut journal = JournalGuard {
+            inkit: self.inkit.clone(),
+            started: Instant::now(),
+            entry: Some(JournalEntry {
+                seq: 0,
+                received_at: self.inkit.now(),
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().map(str::to_owned),
+                route: route.clone(),
+                headers: self.journal_headers(&parts.headers),
+                body_excerpt: Bytes::new(),
+                body_bytes: 0,
+                status: 0,
+                duration_ms: 0.0,
+                fault: None,
+            }),
         };
-        let result = self.answer(&route, parts, body, &mut journal).await;
-        journal.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        journal.status = result.as_ref().map_or(0, |r| r.status().as_u16());
-        self.inkit.journal.record(journal);
+        let result = self.answer(&route, parts, body, journal.entry()).await;
+        journal.entry().status = result.as_ref().map_or(0, |r| r.status().as_u16());
         result
     }
 
@@ -240,6 +242,29 @@ impl RequestHandler {
                 None => "<unknown token>".to_owned(),
             }
         })
+    }
+}
+
+/// Records its journal entry when dropped, whether the request was answered or abandoned.
+struct JournalGuard {
+    inkit: Arc<Inkit>,
+    started: Instant,
+    /// Taken on drop.
+    entry: Option<JournalEntry>,
+}
+
+impl JournalGuard {
+    fn entry(&mut self) -> &mut JournalEntry {
+        self.entry.get_or_insert_with(|| unreachable!("the entry is only taken on drop"))
+    }
+}
+
+impl Drop for JournalGuard {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+            self.inkit.journal.record(entry);
+        }
     }
 }
 

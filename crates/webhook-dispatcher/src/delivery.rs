@@ -72,4 +72,20 @@ pub struct OutboxEntry {
     pub delivery: Delivery,
     pub state: DeliveryState,
     pub attempts: Vec<AttemptLog>,
+    /// Attempts made before the last replay of this dead letter: a replay starts a fresh set of retries,
+    /// and the retry policy counts attempts from here (the log keeps them all).
+    #[serde(default)]
+    pub attempts_before_replay: u32,
+}
+
+impl OutboxEntry {
+    /// The next attempt's number in the log (1 for the first try).
+    pub fn next_attempt(&self) -> u32 {
+        self.attempts.len() as u32 + 1
+    }
+
+    /// The next attempt's number as the retry policy counts it: from the last replay.
+    pub fn next_attempt_since_replay(&self) -> u32 {
+        self.next_attempt().saturating_sub(self.attempts_before_replay)
+    }
 }

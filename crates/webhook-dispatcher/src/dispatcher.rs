@@ -412,7 +412,8 @@ impl Dispatcher {
         report: &mut StepReport,
     ) -> Option<impl Future<Output = DeliveryState> + Send + 'static> {
         let now = self.clock.now();
-        let attempt = entry.attempts.len() as u32 + 1;
+        let attempt = entry.next_attempt();
+        let policy_attempt = entry.next_attempt_since_replay();
         let Some(runtime) = self.webhook(&entry.delivery.webhook) else {
             let state = DeliveryState::NotSent {
                 at: now,
@@ -474,7 +475,7 @@ impl Dispatcher {
             let log = attempt_log(attempt, started_at, latency, &answer);
             let now = me.clock.now();
             let seed = jitter_seed(&entry.delivery.id, attempt);
-            let state = match runtime.settings.retry.next_attempt_at(attempt, &outcome, now, seed) {
+            let state = match runtime.settings.retry.next_attempt_at(policy_attempt, &outcome, now, seed) {
                 Decision::Done => {
                     let status = match outcome {
                         AttemptOutcome::Delivered { status } => status,

@@ -182,6 +182,9 @@ impl Outbox for MemoryOutbox {
         match inner.entries.get(id).map(|entry| &entry.state) {
             None => Err(OutboxError::UnknownDelivery(id.to_owned())),
             Some(DeliveryState::DeadLetter { .. }) => {
+                if let Some(entry) = inner.entries.get_mut(id) {
+                    entry.attempts_before_replay = entry.attempts.len() as u32;
+                }
                 inner.transition(id, None, DeliveryState::Pending { due_at: whole_millis(now) })
             }
             Some(state) => Err(OutboxError::NotADeadLetter { id: id.to_owned(), state: describe(state).to_owned() }),

@@ -180,5 +180,5 @@ impl Tally {
 
 /// A new delivery as stored.
 fn new_entry(delivery: Delivery, due_at: Timestamp) -> OutboxEntry {
-    OutboxEntry { delivery, state: DeliveryState::Pending { due_at }, attempts: Vec::new() }
+    OutboxEntry { delivery, state: DeliveryState::Pending { due_at }, attempts: Vec::new(), attempts_before_replay: 0 }
 }

@@ -366,10 +366,11 @@ impl Outbox for SqliteOutbox {
     fn replay(&self, id: &str, now: Timestamp) -> Result<(), OutboxError> {
         let mut inner = self.lock();
         inner.write_unwritten()?;
-        let entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
+        let mut entry = inner.load(id)?.ok_or_else(|| OutboxError::UnknownDelivery(id.to_owned()))?;
         if !matches!(entry.state, DeliveryState::DeadLetter { .. }) {
             return Err(OutboxError::NotADeadLetter { id: id.to_owned(), state: describe(&entry.state).to_owned() });
         }
+        entry.attempts_before_replay = entry.attempts.len() as u32;
         inner.transition(entry, None, DeliveryState::Pending { due_at: whole_millis(now) })
     }
 
