@@ -98,6 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.dead_letters,
         stored
     );
+    let peak = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+    });
+    println!("peak resident memory of the process: {} kB", peak.unwrap_or_else(|| "unknown".into()));
     let _ = stop.send(());
     let _ = server.await;
     Ok(())
