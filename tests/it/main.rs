@@ -11,3 +11,4 @@ mod inkit_history;
 mod inkit_journal;
 mod inkit_python_sdk;
 mod preview_cli;
+mod dispatch_cli;

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     Inkit(commands::inkit::InkitArgs),
     Preview(commands::preview::PreviewArgs),
+    TestSend(commands::test_send::TestSendArgs),
+    Dlq(commands::dlq::DlqArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Inkit(args) => commands::inkit::run(args).await,
             Command::Preview(args) => commands::preview::run(args),
+            Command::TestSend(args) => commands::test_send::run(args).await,
+            Command::Dlq(args) => commands::dlq::run(args),
         }
     });
     match result {

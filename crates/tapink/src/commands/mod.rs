@@ -1,4 +1,6 @@
 //! One module per `tapink` subcommand.
 
+pub mod dlq;
 pub mod inkit;
 pub mod preview;
+pub mod test_send;

@@ -36,7 +36,7 @@ pub struct PreviewArgs {
 }
 
 /// A JSON object given inline or as @FILE, with an error that names the option and the position.
-fn json_object(option: &str, text: &str) -> anyhow::Result<Map<String, Value>> {
+pub fn json_object(option: &str, text: &str) -> anyhow::Result<Map<String, Value>> {
     let (source, origin) = match text.strip_prefix('@') {
         Some(path) => {
             (std::fs::read_to_string(path).with_context(|| format!("--{option}: cannot read {path}"))?, path.to_owned())
@@ -54,17 +54,25 @@ fn json_object(option: &str, text: &str) -> anyhow::Result<Map<String, Value>> {
     }
 }
 
+impl PreviewArgs {
+    /// The body rendered for the given profile, event and campaign, and its format.
+    pub fn render(&self) -> anyhow::Result<(String, ContentFormat)> {
+        let source = std::fs::read_to_string(&self.body)
+            .with_context(|| format!("cannot read the body {}", self.body.display()))?;
+        let format = if self.content_type == "text" { ContentFormat::Text } else { ContentFormat::Json };
+        let profile = json_object("profile", &self.profile)?;
+        let event = self.event.as_deref().map(|e| json_object("event", e)).transpose()?;
+        let campaign = self.campaign.as_deref().map(|c| json_object("campaign", c)).transpose()?.map(Value::Object);
+        let body = BodyTemplate::compile(&source, format).with_context(|| format!("{}", self.body.display()))?;
+        let campaign = campaign.unwrap_or(Value::Null);
+        let input = RenderInput { profile: &profile, event: event.as_ref(), campaign: &campaign };
+        let rendered = body.render(&input).with_context(|| format!("{} did not render", self.body.display()))?;
+        Ok((rendered, format))
+    }
+}
+
 pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
-    let source =
-        std::fs::read_to_string(&args.body).with_context(|| format!("cannot read the body {}", args.body.display()))?;
-    let format = if args.content_type == "text" { ContentFormat::Text } else { ContentFormat::Json };
-    let profile = json_object("profile", &args.profile)?;
-    let event = args.event.as_deref().map(|e| json_object("event", e)).transpose()?;
-    let campaign = args.campaign.as_deref().map(|c| json_object("campaign", c)).transpose()?.map(Value::Object);
-    let body = BodyTemplate::compile(&source, format).with_context(|| format!("{}", args.body.display()))?;
-    let campaign = campaign.unwrap_or(Value::Null);
-    let input = RenderInput { profile: &profile, event: event.as_ref(), campaign: &campaign };
-    let rendered = body.render(&input).with_context(|| format!("{} did not render", args.body.display()))?;
+    let (rendered, _) = args.render()?;
     // The body as rendered, ending with exactly one line break.
     println!("{}", rendered.strip_suffix('\n').unwrap_or(&rendered));
     Ok(())
