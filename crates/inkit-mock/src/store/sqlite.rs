@@ -27,31 +27,12 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |message: String| StoreError::Open { path: path.display().to_string(), message };
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch(
-            "PRAGMA locking_mode = EXCLUSIVE;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;",
+        let conn = sqlite_file::open(
+            path,
+            "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);",
+            SCHEMA_VERSION,
         )
-        .map_err(|e| open_err(e.to_string()))?;
-        let version: i64 =
-            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-            .map_err(|e| open_err(e.to_string()))?;
-        if tables > 0 && version != SCHEMA_VERSION {
-            return Err(open_err(format!(
-                "it was written by another version of tapink (layout {version}, expected {SCHEMA_VERSION}); \
-                 move it away or use another --data-dir"
-            )));
-        }
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);
-             PRAGMA user_version = {SCHEMA_VERSION};"
-        ))
-        .map_err(|e| open_err(e.to_string()))?;
+        .map_err(|message| StoreError::Open { path: path.display().to_string(), message })?;
         Ok(Self { conn })
     }
 }

@@ -69,27 +69,7 @@ impl SqliteOutbox {
         let open_err = |message: String| {
             OutboxError::Storage(format!("cannot open the outbox database {}: {message}", path.display()))
         };
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch(
-            "PRAGMA locking_mode = EXCLUSIVE;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(|e| open_err(e.to_string()))?;
-        let version: i64 =
-            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-            .map_err(|e| open_err(e.to_string()))?;
-        if tables > 0 && version != SCHEMA_VERSION {
-            return Err(open_err(format!(
-                "it was written by another version of tapink (layout {version}, expected {SCHEMA_VERSION}); \
-                 move it away or use another --data-dir"
-            )));
-        }
-        conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
-            .map_err(|e| open_err(e.to_string()))?;
+        let conn = sqlite_file::open(path, SCHEMA, SCHEMA_VERSION).map_err(open_err)?;
         let tally = load_tally(&conn).map_err(open_err)?;
         Ok(Self { inner: Mutex::new(Inner { conn, taken: HashMap::default(), unwritten: Vec::new(), tally }) })
     }
