@@ -2,6 +2,7 @@
 //! PDFs. Each module covers one feature, its good and bad paths.
 
 mod dispatch;
+mod dispatch_cli;
 mod inkit_api;
 mod inkit_bad_input;
 mod inkit_cli;
@@ -11,4 +12,3 @@ mod inkit_history;
 mod inkit_journal;
 mod inkit_python_sdk;
 mod preview_cli;
-mod dispatch_cli;
