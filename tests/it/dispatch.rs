@@ -661,3 +661,103 @@ async fn the_same_delivery_submitted_twice_is_sent_once() {
     assert_eq!(s.sink.all().len(), 1);
     assert_eq!(s.dispatcher.outbox().counts(), OutboxCounts { delivered: 1, ..OutboxCounts::default() });
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// OAuth 2.0 client credentials
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A token endpoint on loopback: answers every request with `body` (one request per connection), and keeps
+/// each request as text. Returns its URL and the requests.
+async fn oauth_token_endpoint(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let url = format!("http://{}/oauth/token", listener.local_addr().expect("local addr"));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let request = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let length = text[..end]
+                        .to_lowercase()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()))
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break text;
+                    }
+                };
+                seen.lock().unwrap_or_else(|p| p.into_inner()).push(request);
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, requests)
+}
+
+#[tokio::test]
+async fn an_oauth_webhook_fetches_its_token_once_reuses_it_and_fetches_again_after_expiry() {
+    // arrange
+    let mock = MockServer::start_with(MockConfig::default()).await;
+    let client = mock.client();
+    let template_id = create_template(&client, "Seed letter", SEED_TEMPLATE_HTML).await;
+    let (token_url, token_requests) =
+        oauth_token_endpoint(r#"{"access_token":"tok-1","token_type":"bearer","expires_in":60}"#).await;
+    let token_fetches = || token_requests.lock().unwrap_or_else(|p| p.into_inner()).len();
+    let spec: WebhookSpec = serde_json::from_value(json!({
+        "name": WEBHOOK, "method": "POST", "url": generate_url(&mock.url), "content_type": "json",
+        "headers": {"X-Inkit-API-Token": inkit_mock::DEFAULT_TOKEN},
+        "auth": {"type": "oauth2_client_credentials", "token_url": token_url, "client_id": "tapink",
+                 "client_secret": "s3cr3t", "scopes": ["letters:write"]}
+    }))
+    .expect("webhook spec reads");
+    let webhook = Webhook::from_spec(spec).expect("valid OAuth webhook");
+    let clock = manual_clock();
+    let sink = Arc::new(RecordingSink::default());
+    let dispatcher = new_dispatcher(DispatcherConfig::default(), &clock, Arc::new(MemoryOutbox::new()), &sink);
+
+    // act
+    let created = dispatcher.create_webhook(WebhookSettings::new(webhook)).await;
+    dispatcher.add_campaign(seed_campaign(&template_id)).expect("seed campaign compiles");
+    dispatcher.submit(vec![delivery("dlv-oauth-1", ada())]).expect("submitted");
+    let first = dispatcher.run_due().await.expect("step runs");
+    dispatcher.submit(vec![delivery("dlv-oauth-2", ada())]).expect("submitted");
+    let second = dispatcher.run_due().await.expect("step runs");
+    let fetches_before_expiry = token_fetches();
+    clock.advance(Duration::from_secs(61));
+    dispatcher.submit(vec![delivery("dlv-oauth-3", ada())]).expect("submitted");
+    let third = dispatcher.run_due().await.expect("step runs");
+
+    // assert
+    assert!(
+        matches!(created, Ok(Answer::Response { status: 200, .. })),
+        "the test request carried the token: {created:?}"
+    );
+    assert_eq!((first.delivered, second.delivered, third.delivered), (1, 1, 1), "{first:?} {second:?} {third:?}");
+    assert_eq!(fetches_before_expiry, 1, "one token for the test request and two deliveries");
+    assert_eq!(token_fetches(), 2, "a new token once the simulated clock passed expiry");
+    let token_request = token_requests.lock().unwrap_or_else(|p| p.into_inner())[0].clone();
+    assert!(token_request.starts_with("POST /oauth/token HTTP/1.1\r\n"), "{token_request}");
+    assert!(token_request.contains("authorization: Basic dGFwaW5rOnMzY3IzdA==\r\n"), "{token_request}");
+    assert!(token_request.ends_with("\r\n\r\ngrant_type=client_credentials&scope=letters%3Awrite"), "{token_request}");
+    let entries = renders(&client).await;
+    for id in ["dlv-oauth-1", "dlv-oauth-2", "dlv-oauth-3"] {
+        assert_eq!(renders_of(&entries, id).len(), 1, "{id}: {entries:#?}");
+        assert_eq!(attempt_statuses(&entry(&dispatcher, id)), [Some(200)], "{id}");
+    }
+    assert_eq!(dispatcher.outbox().counts(), OutboxCounts { delivered: 3, ..OutboxCounts::default() });
+}

@@ -3,6 +3,11 @@
 //! authentication, sends with a per-attempt timeout, lets the webhook's retry policy decide what follows,
 //! and reports the delivery's final state.
 //!
+//! An OAuth 2.0 client-credentials webhook gets its bearer token from the dispatcher's [`TokenCache`] when an
+//! attempt starts (after `prepare`, which shows a placeholder). A failed token fetch is a failed attempt,
+//! retried like a connection failure; a 401 from the webhook drops the cached token, so the next attempt
+//! fetches a new one.
+//!
 //! Time comes from the `Clock`: `run_due` sends what is due now and returns, and `next_due` says when the
 //! next delivery is due, so a simulated clock can step from one to the next (a day of retries in no real
 //! time). `run` is the real-time driver; there, attempts run on their own, so a slow or dead endpoint holds
@@ -22,6 +27,7 @@ use tokio::task::JoinSet;
 use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
 use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
 use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
+use crate::oauth::{TokenCache, TokenError};
 use crate::outbox::{Outbox, OutboxError};
 use crate::payload::{Payload, PayloadOptions, Recipient};
 use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
@@ -117,7 +123,9 @@ impl OutcomeSink for NoSink {
     fn settled(&self, _: &Delivery, _: &DeliveryState, _: u32) {}
 }
 
-/// A request as it would be sent: what Preview shows.
+/// A request as it would be sent: what Preview shows. For an OAuth 2.0 webhook the `authorization` header is the
+/// placeholder `Bearer <fetched at send time>`: the token is fetched (or taken from the cache) when an attempt
+/// starts, and never shown.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PreparedRequest {
     #[serde(serialize_with = "method_name")]
@@ -138,8 +146,6 @@ pub enum NotSendable {
     Render(RenderError),
     #[error("{0}")]
     Url(String),
-    #[error("OAuth 2.0 client credentials are not supported by the dispatcher yet")]
-    OAuthNotSupported,
 }
 
 /// Counts of one step.
@@ -169,6 +175,8 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn Outbox>,
     client: HttpClient,
+    /// OAuth 2.0 access tokens, per webhook.
+    tokens: TokenCache,
     sink: Arc<dyn OutcomeSink>,
     webhooks: RwLock<HashMap<String, Arc<WebhookRuntime>>>,
     campaigns: RwLock<HashMap<u64, Arc<Prepared>>>,
@@ -190,6 +198,7 @@ impl Dispatcher {
         sink: Arc<dyn OutcomeSink>,
     ) -> Self {
         Self {
+            tokens: TokenCache::new(config.timeout),
             config,
             clock,
             outbox,
@@ -203,12 +212,6 @@ impl Dispatcher {
 
     /// Adds (or replaces) a webhook without the test request.
     pub fn add_webhook(&self, settings: WebhookSettings) -> Result<(), DispatchError> {
-        if matches!(settings.webhook.auth(), Auth::OAuth2ClientCredentials { .. }) {
-            return Err(DispatchError::Webhook {
-                name: settings.webhook.name().to_owned(),
-                message: NotSendable::OAuthNotSupported.to_string(),
-            });
-        }
         let runtime = WebhookRuntime {
             throttle: Mutex::new(ThrottleState::new(settings.throttle)),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
@@ -220,7 +223,8 @@ impl Dispatcher {
     }
 
     /// Creates a webhook as CleverTap does: sends its test request and saves it only if the endpoint answers
-    /// HTTP 200. Returns the answer.
+    /// HTTP 200. Returns the answer. An OAuth 2.0 webhook's test request carries its bearer token; a failed token
+    /// fetch refuses the webhook.
     pub async fn create_webhook(&self, settings: WebhookSettings) -> Result<Answer, DispatchError> {
         let webhook = &settings.webhook;
         let name = webhook.name().to_owned();
@@ -229,11 +233,14 @@ impl Dispatcher {
             .render_url(&RenderInput::for_profile(&profile))
             .map_err(|e| DispatchError::Webhook { name: name.clone(), message: e.to_string() })?;
         let body = crate::payload::test_request(&[("key".to_owned(), "value".to_owned())]).to_string();
-        let mut headers = base_headers(webhook, ContentFormat::Json)
-            .map_err(|e| DispatchError::Webhook { name: name.clone(), message: e.to_string() })?;
+        let mut headers = base_headers(webhook, ContentFormat::Json);
         headers.push(("user-agent".into(), USER_AGENT.into()));
+        self.authorize(webhook, &mut headers)
+            .await
+            .map_err(|e| DispatchError::Webhook { name: name.clone(), message: format!("OAuth token: {e}") })?;
         let request = OutgoingRequest { method: http_method(webhook.method()), url, headers, body: Bytes::from(body) };
         let report = self.client.send(request, self.config.timeout).await;
+        self.after_answer(webhook, &report.answer);
         match &report.answer {
             Answer::Response { status: 200, .. } => {
                 self.add_webhook(settings)?;
@@ -283,7 +290,8 @@ impl Dispatcher {
         &self.outbox
     }
 
-    /// The request a delivery would make (Preview), without sending it.
+    /// The request a delivery would make (Preview), without sending it. An OAuth 2.0 webhook's `authorization`
+    /// is a placeholder here (see [`PreparedRequest`]); attempts put the bearer token in its place.
     pub fn prepare(&self, delivery: &Delivery, attempt: u32) -> Result<PreparedRequest, NotSendable> {
         let webhook =
             self.webhook(&delivery.webhook).ok_or_else(|| NotSendable::UnknownWebhook(delivery.webhook.clone()))?;
@@ -319,7 +327,7 @@ impl Dispatcher {
                 (payload.to_json(), ContentFormat::Json)
             }
         };
-        let mut headers = base_headers(webhook, format)?;
+        let mut headers = base_headers(webhook, format);
         headers.extend([
             ("user-agent".to_owned(), USER_AGENT.to_owned()),
             ("idempotency-key".to_owned(), delivery.id.clone()),
@@ -337,6 +345,29 @@ impl Dispatcher {
 
     fn campaign(&self, id: u64) -> Option<Arc<Prepared>> {
         self.campaigns.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// For an OAuth 2.0 webhook, puts its bearer token (cached, or fetched now) in `authorization`, in place of
+    /// Preview's placeholder. Nothing to do for other webhooks.
+    async fn authorize(&self, webhook: &Webhook, headers: &mut Vec<(String, String)>) -> Result<(), TokenError> {
+        if !matches!(webhook.auth(), Auth::OAuth2ClientCredentials { .. }) {
+            return Ok(());
+        }
+        let value = format!("Bearer {}", self.tokens.bearer(webhook, &self.client, self.clock.now()).await?);
+        match headers.iter_mut().find(|(name, _)| name == "authorization") {
+            Some((_, v)) => *v = value,
+            None => headers.push(("authorization".to_owned(), value)),
+        }
+        Ok(())
+    }
+
+    /// A 401 from an OAuth 2.0 webhook: its token is stale or revoked, so the next attempt fetches a new one.
+    fn after_answer(&self, webhook: &Webhook, answer: &Answer) {
+        if matches!(answer, Answer::Response { status: 401, .. })
+            && matches!(webhook.auth(), Auth::OAuth2ClientCredentials { .. })
+        {
+            self.tokens.invalidate(webhook.name());
+        }
     }
 
     /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
@@ -453,14 +484,33 @@ impl Dispatcher {
         Some(async move {
             let permit = runtime.slots.clone().acquire_owned().await;
             let started_at = me.clock.now();
+            let webhook = &runtime.settings.webhook;
+            let mut headers = request.headers;
+            let fetch_started = std::time::Instant::now();
+            if let Err(e) = me.authorize(webhook, &mut headers).await {
+                drop(permit);
+                // No token, no request: an attempt that failed like a connection failure (retryable).
+                let log = AttemptLog {
+                    number: attempt,
+                    started_at,
+                    latency_ms: fetch_started.elapsed().as_secs_f64() * 1000.0,
+                    status: None,
+                    error: Some(format!("OAuth token: {e}")),
+                    response_excerpt: String::new(),
+                };
+                let state = me.next_state(&runtime, &entry, attempt, policy_attempt, &AttemptOutcome::ConnectionFailed);
+                me.finish(&entry, Some(log), state.clone());
+                return state;
+            }
             let outgoing = OutgoingRequest {
                 method: http_method(request.method),
                 url: request.url,
-                headers: request.headers,
+                headers,
                 body: Bytes::from(request.body),
             };
             let AttemptReport { answer, latency } = me.client.send(outgoing, me.config.timeout).await;
             drop(permit);
+            me.after_answer(webhook, &answer);
             let outcome = match &answer {
                 Answer::Response { status, .. } if me.config.success.accepts(*status) => {
                     AttemptOutcome::Delivered { status: *status }
@@ -473,22 +523,34 @@ impl Dispatcher {
                 Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
             };
             let log = attempt_log(attempt, started_at, latency, &answer);
-            let now = me.clock.now();
-            let seed = jitter_seed(&entry.delivery.id, attempt);
-            let state = match runtime.settings.retry.next_attempt_at(policy_attempt, &outcome, now, seed) {
-                Decision::Done => {
-                    let status = match outcome {
-                        AttemptOutcome::Delivered { status } => status,
-                        _ => 200,
-                    };
-                    DeliveryState::Delivered { at: now, status }
-                }
-                Decision::RetryAt(due_at) => DeliveryState::Pending { due_at },
-                Decision::GiveUp { reason } => DeliveryState::DeadLetter { at: now, reason: reason.to_string() },
-            };
+            let state = me.next_state(&runtime, &entry, attempt, policy_attempt, &outcome);
             me.finish(&entry, Some(log), state.clone());
             state
         })
+    }
+
+    /// What follows an attempt, as the webhook's retry policy decides.
+    fn next_state(
+        &self,
+        runtime: &WebhookRuntime,
+        entry: &OutboxEntry,
+        attempt: u32,
+        policy_attempt: u32,
+        outcome: &AttemptOutcome,
+    ) -> DeliveryState {
+        let now = self.clock.now();
+        let seed = jitter_seed(&entry.delivery.id, attempt);
+        match runtime.settings.retry.next_attempt_at(policy_attempt, outcome, now, seed) {
+            Decision::Done => {
+                let status = match outcome {
+                    AttemptOutcome::Delivered { status } => *status,
+                    _ => 200,
+                };
+                DeliveryState::Delivered { at: now, status }
+            }
+            Decision::RetryAt(due_at) => DeliveryState::Pending { due_at },
+            Decision::GiveUp { reason } => DeliveryState::DeadLetter { at: now, reason: reason.to_string() },
+        }
     }
 
     /// Records an attempt and the next state; tells the sink when the state is final.
@@ -519,21 +581,27 @@ impl StepReport {
 
 const USER_AGENT: &str = "tapink-dispatcher (CleverTap webhook simulation)";
 
-/// Content type, the webhook's own headers and its authorization.
-fn base_headers(webhook: &Webhook, format: ContentFormat) -> Result<Vec<(String, String)>, NotSendable> {
+/// What Preview shows as an OAuth 2.0 webhook's `authorization`; attempts replace it with the bearer token.
+pub const OAUTH_AUTHORIZATION_PLACEHOLDER: &str = "Bearer <fetched at send time>";
+
+/// Content type, the webhook's own headers and its authorization (for OAuth 2.0, a placeholder that
+/// [`Dispatcher::authorize`] replaces).
+fn base_headers(webhook: &Webhook, format: ContentFormat) -> Vec<(String, String)> {
     let mut headers = vec![("content-type".to_owned(), format.content_type().to_owned())];
     for (name, value) in webhook.headers() {
         headers.push((name.as_str().to_owned(), value.as_str().to_owned()));
     }
     match webhook.auth() {
-        Auth::OAuth2ClientCredentials { .. } => return Err(NotSendable::OAuthNotSupported),
+        Auth::OAuth2ClientCredentials { .. } => {
+            headers.push(("authorization".to_owned(), OAUTH_AUTHORIZATION_PLACEHOLDER.to_owned()));
+        }
         auth => {
             if let Some(value) = auth.authorization() {
                 headers.push(("authorization".to_owned(), value.expose().to_owned()));
             }
         }
     }
-    Ok(headers)
+    headers
 }
 
 fn method_name<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
