@@ -17,8 +17,20 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 /// CleverTap's wait for a webhook answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How much of an answer's body is kept for the delivery log.
+/// How much of an answer's body the delivery log keeps ([`excerpt`]).
 pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
+
+/// The largest answer body read; a longer one is cut off (and the answer counts as a connection failure).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The start of an answer's body, at most `RESPONSE_EXCERPT_BYTES`, cut at a character boundary.
+pub fn excerpt(body: &str) -> &str {
+    let mut end = body.len().min(RESPONSE_EXCERPT_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    &body[..end]
+}
 
 /// A request ready to send.
 #[derive(Debug, Clone)]
@@ -39,8 +51,8 @@ pub enum Answer {
         /// `Retry-After`, as sent.
         retry_after: Option<String>,
         content_type: Option<String>,
-        /// The first `RESPONSE_EXCERPT_BYTES` of the body, as text.
-        body_excerpt: String,
+        /// The whole body (up to `MAX_RESPONSE_BYTES`), as text; the delivery log keeps an [`excerpt`].
+        body: String,
     },
     /// No complete answer within the timeout.
     TimedOut,
@@ -114,13 +126,13 @@ impl HttpClient {
         };
         let retry_after = header(http::header::RETRY_AFTER);
         let content_type = header(http::header::CONTENT_TYPE);
-        // Read the body to reuse the connection, but keep only an excerpt; a huge answer is cut off.
-        let body = match Limited::new(response.into_body(), 1024 * 1024).collect().await {
+        // Read the whole body (it also frees the connection for reuse); a huge answer is cut off.
+        let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => return Answer::ConnectionFailed { error: format!("the answer's body was cut off: {e}") },
         };
-        let body_excerpt = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_EXCERPT_BYTES)]).into_owned();
-        Answer::Response { status, retry_after, content_type, body_excerpt }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        Answer::Response { status, retry_after, content_type, body }
     }
 }
 
@@ -181,9 +193,16 @@ mod tests {
                 status: 429,
                 retry_after: Some("7".into()),
                 content_type: Some("application/json".into()),
-                body_excerpt: "{\"e\":\"slow\"}".into(),
+                body: "{\"e\":\"slow\"}".into(),
             }
         );
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_at_a_character_boundary() {
+        let long = format!("{}é and more", "a".repeat(RESPONSE_EXCERPT_BYTES - 1));
+        assert_eq!(excerpt(&long).len(), RESPONSE_EXCERPT_BYTES - 1);
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[tokio::test]

@@ -619,7 +619,7 @@ fn http_method(m: Method) -> http::Method {
 
 fn attempt_log(number: u32, started_at: Timestamp, latency: Duration, answer: &Answer) -> AttemptLog {
     let (status, error, response_excerpt) = match answer {
-        Answer::Response { status, body_excerpt, .. } => (Some(*status), None, body_excerpt.clone()),
+        Answer::Response { status, body, .. } => (Some(*status), None, crate::client::excerpt(body).to_owned()),
         Answer::TimedOut => (None, Some("timed out".to_owned()), String::new()),
         Answer::ConnectionFailed { error } => (None, Some(error.clone()), String::new()),
     };

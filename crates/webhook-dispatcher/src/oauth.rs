@@ -182,9 +182,9 @@ impl TokenCache {
         };
         let report = client.send(outgoing, self.timeout).await;
         let body = match report.answer {
-            Answer::Response { status, body_excerpt, .. } if (200..300).contains(&status) => body_excerpt,
-            Answer::Response { status, body_excerpt, .. } => {
-                let excerpt = scrub(&body_excerpt, request, client_secret);
+            Answer::Response { status, body, .. } if (200..300).contains(&status) => body,
+            Answer::Response { status, body, .. } => {
+                let excerpt = scrub(crate::client::excerpt(&body), request, client_secret);
                 return Err(TokenError::Status { host, status, excerpt });
             }
             Answer::TimedOut => return Err(TokenError::TimedOut { host, timeout_ms: self.timeout.as_millis() }),
@@ -389,6 +389,15 @@ mod tests {
         assert!(!text.contains("/oauth/token"), "only the host is named: {text}");
         assert!(text.contains(server.url.trim_start_matches("http://").trim_end_matches("/oauth/token")), "{text}");
         err
+    }
+
+    #[tokio::test]
+    async fn a_long_token_such_as_a_large_jwt_is_read_whole() {
+        let long = "j".repeat(4000);
+        let body = format!(r#"{{"access_token": "{long}", "token_type": "Bearer", "expires_in": 3600}}"#);
+        let server = TokenServer::start(200, &body, Duration::ZERO).await;
+        let token = cache().bearer(&webhook(&server.url, json!({})), &HttpClient::new(), t0()).await.expect("a token");
+        assert_eq!(token.len(), 4000);
     }
 
     #[tokio::test]

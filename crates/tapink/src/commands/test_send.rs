@@ -52,13 +52,13 @@ pub async fn run(args: TestSendArgs) -> anyhow::Result<()> {
     let report = HttpClient::new().send(request, Duration::from_millis(args.timeout_ms)).await;
     let ms = report.latency.as_secs_f64() * 1000.0;
     match report.answer {
-        Answer::Response { status, content_type, body_excerpt, .. } => {
+        Answer::Response { status, content_type, body, .. } => {
             println!("HTTP {status} in {ms:.1} ms");
             if let Some(ct) = content_type {
                 println!("content-type: {ct}");
             }
             println!();
-            println!("{body_excerpt}");
+            println!("{body}");
             if status != 200 {
                 bail!("{} answered HTTP {status}; CleverTap counts only HTTP 200 as delivered", args.url);
             }
