@@ -761,3 +761,26 @@ async fn an_oauth_webhook_fetches_its_token_once_reuses_it_and_fetches_again_aft
     }
     assert_eq!(dispatcher.outbox().counts(), OutboxCounts { delivered: 3, ..OutboxCounts::default() });
 }
+
+#[tokio::test]
+async fn bodies_over_the_size_limit_are_refused_at_save_and_not_sent_at_render() {
+    // arrange: a 600-byte limit; the seed's body fits
+    let s = setup(DispatcherConfig { max_body_bytes: 600, ..DispatcherConfig::default() }).await;
+
+    // act: a campaign whose source is larger, and a user whose name makes the seed's body larger
+    let too_big = s.dispatcher.add_campaign(campaign(format!("{{\"x\": \"{}\"}}", "y".repeat(700))));
+    s.dispatcher.submit(vec![delivery("dlv-huge", json!({"Name": "z".repeat(1000)}))]).expect("submitted");
+    let report = s.dispatcher.run_due().await.expect("step runs");
+
+    // assert
+    match too_big {
+        Err(e) => assert!(e.to_string().contains("over the limit of 600 bytes"), "{e}"),
+        Ok(()) => panic!("a 700-byte source was accepted under a 600-byte limit"),
+    }
+    assert_eq!(report.not_sent, 1, "{report:?}");
+    match entry(&s.dispatcher, "dlv-huge").state {
+        DeliveryState::NotSent { reason, .. } => assert!(reason.contains("over the limit of 600 bytes"), "{reason}"),
+        other => panic!("expected not sent, got {other:?}"),
+    }
+    assert!(renders(&s.client).await.is_empty(), "nothing reached Inkit");
+}

@@ -59,11 +59,20 @@ pub struct DispatcherConfig {
     pub success: SuccessRule,
     /// Most deliveries taken from the outbox in one step.
     pub take_batch: usize,
+    /// Largest body sent: a campaign whose source is larger is refused when it is saved, and a user whose
+    /// rendered body is larger is not sent to. CleverTap's limit is undocumented; 1 MiB matches inkit-mock's
+    /// default request limit.
+    pub max_body_bytes: usize,
 }
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
-        Self { timeout: crate::client::DEFAULT_TIMEOUT, success: SuccessRule::Http200, take_batch: 4096 }
+        Self {
+            timeout: crate::client::DEFAULT_TIMEOUT,
+            success: SuccessRule::Http200,
+            take_batch: 4096,
+            max_body_bytes: 1024 * 1024,
+        }
     }
 }
 
@@ -98,6 +107,8 @@ pub struct CampaignContent {
 pub enum DispatchError {
     #[error("unknown webhook {0:?}: create it first")]
     UnknownWebhook(String),
+    #[error("campaign {campaign_id} content is {size} bytes, over the limit of {limit} bytes")]
+    ContentTooLarge { campaign_id: u64, size: usize, limit: usize },
     #[error("campaign {campaign_id} content: {error}")]
     Content { campaign_id: u64, error: CompileError },
     #[error("webhook {name:?}: {message}")]
@@ -146,6 +157,8 @@ pub enum NotSendable {
     Render(RenderError),
     #[error("{0}")]
     Url(String),
+    #[error("the rendered body is {size} bytes, over the limit of {limit} bytes")]
+    BodyTooLarge { size: usize, limit: usize },
 }
 
 /// Counts of one step.
@@ -255,6 +268,14 @@ impl Dispatcher {
         if !self.webhooks.read().unwrap_or_else(|p| p.into_inner()).contains_key(&content.webhook) {
             return Err(DispatchError::UnknownWebhook(content.webhook.clone()));
         }
+        let size = match &content.content {
+            Content::CustomBody { source, .. } => source.len(),
+            Content::KeyValues { key_values, .. } => key_values.iter().map(|(k, v)| k.len() + v.len()).sum(),
+        };
+        if size > self.config.max_body_bytes {
+            let limit = self.config.max_body_bytes;
+            return Err(DispatchError::ContentTooLarge { campaign_id: content.campaign_id, size, limit });
+        }
         let compile_err = |error| DispatchError::Content { campaign_id: content.campaign_id, error };
         let prepared = match &content.content {
             Content::CustomBody { source, format } => {
@@ -335,6 +356,9 @@ impl Dispatcher {
             ("x-tapink-trace-id".to_owned(), delivery.trace_id.clone()),
             ("x-tapink-attempt".to_owned(), attempt.to_string()),
         ]);
+        if body.len() > self.config.max_body_bytes {
+            return Err(NotSendable::BodyTooLarge { size: body.len(), limit: self.config.max_body_bytes });
+        }
         let body = if webhook.method() == Method::Get { String::new() } else { body };
         Ok(PreparedRequest { method: webhook.method(), url, headers, body })
     }
