@@ -784,3 +784,97 @@ async fn bodies_over_the_size_limit_are_refused_at_save_and_not_sent_at_render()
     }
     assert!(renders(&s.client).await.is_empty(), "nothing reached Inkit");
 }
+
+/// An endpoint on loopback that answers 200 to every request and keeps each request's headers and body.
+async fn recording_endpoint() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let head = text[..end].to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + length {
+                        continue;
+                    }
+                    let body: Value = serde_json::from_slice(&buf[end + 4..end + 4 + length]).unwrap_or(Value::Null);
+                    keep.lock().expect("not poisoned").push((head, body));
+                    buf.drain(..end + 4 + length);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_broadcast_campaign_sends_its_users_in_batches_of_one_hundred() {
+    // arrange: a JSON webhook with a plain URL, and key-value content without Liquid: CleverTap's broadcast
+    let (url, seen) = recording_endpoint().await;
+    let clock = manual_clock();
+    let sink = Arc::new(RecordingSink::default());
+    let dispatcher = new_dispatcher(DispatcherConfig::default(), &clock, Arc::new(MemoryOutbox::new()), &sink);
+    let spec: WebhookSpec =
+        serde_json::from_value(json!({"name": "Bulk", "method": "POST", "url": url})).expect("spec reads");
+    dispatcher.add_webhook(WebhookSettings::new(Webhook::from_spec(spec).expect("valid"))).expect("added");
+    dispatcher
+        .add_campaign(CampaignContent {
+            campaign_id: 77,
+            name: "Bulk".into(),
+            webhook: "Bulk".into(),
+            content: Content::KeyValues {
+                key_values: vec![("source".into(), "tapink".into())],
+                fields: Default::default(),
+            },
+        })
+        .expect("campaign compiles");
+    let deliveries: Vec<Delivery> = (0..250)
+        .map(|i| Delivery {
+            webhook: "Bulk".into(),
+            campaign_id: 77,
+            ..delivery(&format!("bulk-{i}"), json!({"Email": format!("u{i}@example.com")}))
+        })
+        .collect();
+
+    // act
+    dispatcher.submit(deliveries).expect("submitted");
+    let report = dispatcher.run_due().await.expect("step runs");
+
+    // assert: three requests of 100, 100 and 50 users, each a broadcast body; all 250 delivered
+    assert_eq!(report.delivered, 250, "{report:?}");
+    let seen = seen.lock().expect("not poisoned").clone();
+    let mut sizes: Vec<usize> = seen.iter().map(|(_, body)| body["profiles"].as_array().map_or(0, Vec::len)).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [50, 100, 100]);
+    for (head, body) in &seen {
+        assert_eq!(body["targetId"], 77);
+        assert_eq!(body["key_values"], json!({"source": "tapink"}));
+        assert!(head.contains("idempotency-key: broadcast-"), "{head}");
+    }
+    let emails: std::collections::HashSet<String> = seen
+        .iter()
+        .flat_map(|(_, body)| body["profiles"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["email"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(emails.len(), 250, "every user once");
+    assert_eq!(sink.all().len(), 250);
+}

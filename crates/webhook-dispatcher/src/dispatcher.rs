@@ -180,7 +180,12 @@ struct WebhookRuntime {
 
 enum Prepared {
     Body(BodyTemplate),
-    KeyValues { pairs: Vec<(BodyTemplate, BodyTemplate)>, options: PayloadOptions },
+    /// `broadcast`: many users per request (CleverTap's four conditions, `Webhook::is_broadcast`).
+    KeyValues {
+        pairs: Vec<(BodyTemplate, BodyTemplate)>,
+        options: PayloadOptions,
+        broadcast: bool,
+    },
 }
 
 pub struct Dispatcher {
@@ -288,7 +293,9 @@ impl Dispatcher {
                     let value = BodyTemplate::compile(v, ContentFormat::Text).map_err(compile_err)?;
                     pairs.push((key, value));
                 }
-                Prepared::KeyValues { pairs, options: PayloadOptions::with_fields(*fields) }
+                let broadcast =
+                    self.webhook(&content.webhook).is_some_and(|w| w.settings.webhook.is_broadcast(&content.content));
+                Prepared::KeyValues { pairs, options: PayloadOptions::with_fields(*fields), broadcast }
             }
         };
         self.campaigns.write().unwrap_or_else(|p| p.into_inner()).insert(content.campaign_id, Arc::new(prepared));
@@ -314,11 +321,19 @@ impl Dispatcher {
     /// The request a delivery would make (Preview), without sending it. An OAuth 2.0 webhook's `authorization`
     /// is a placeholder here (see [`PreparedRequest`]); attempts put the bearer token in its place.
     pub fn prepare(&self, delivery: &Delivery, attempt: u32) -> Result<PreparedRequest, NotSendable> {
+        self.prepare_group(&[delivery], attempt)
+    }
+
+    /// The one request that carries `deliveries`: one delivery, or (for a broadcast campaign) up to its
+    /// batch size, all of one campaign, with `"profiles"` an array of those users.
+    fn prepare_group(&self, deliveries: &[&Delivery], attempt: u32) -> Result<PreparedRequest, NotSendable> {
+        let delivery = deliveries[0];
         let webhook =
             self.webhook(&delivery.webhook).ok_or_else(|| NotSendable::UnknownWebhook(delivery.webhook.clone()))?;
         let campaign = self.campaign(delivery.campaign_id).ok_or(NotSendable::UnknownCampaign(delivery.campaign_id))?;
         let webhook = &webhook.settings.webhook;
         let campaign_value = json!({"campaignId": delivery.campaign_id, "name": delivery.campaign_name});
+        // A broadcast's URL and key-value pairs have no personalization, so the first user's view serves all.
         let input =
             RenderInput { profile: &delivery.profile, event: delivery.event.as_ref(), campaign: &campaign_value };
         let url = webhook.render_url(&input).map_err(|e| match e {
@@ -327,7 +342,7 @@ impl Dispatcher {
         })?;
         let (body, format) = match &*campaign {
             Prepared::Body(template) => (template.render(&input).map_err(NotSendable::Render)?, template.format()),
-            Prepared::KeyValues { pairs, options } => {
+            Prepared::KeyValues { pairs, options, broadcast } => {
                 let mut rendered = Vec::with_capacity(pairs.len());
                 for (k, v) in pairs {
                     rendered.push((
@@ -335,24 +350,27 @@ impl Dispatcher {
                         v.render(&input).map_err(NotSendable::Render)?,
                     ));
                 }
-                let text = |key: &str| delivery.profile.get(key).and_then(Value::as_str);
-                let recipient = Recipient {
-                    identity: text("Identity"),
-                    email: text("Email"),
-                    name: text("Name"),
-                    phone: text("Phone"),
-                    event_properties: delivery.event.as_ref(),
-                    ..Recipient::new(&delivery.id, &delivery.profile)
+                let recipients: Vec<Recipient<'_>> = deliveries.iter().map(|d| recipient(d)).collect();
+                let payload = if *broadcast {
+                    Payload::broadcast(delivery.campaign_id, &rendered, &recipients, options).next()
+                } else {
+                    Some(Payload::single(delivery.campaign_id, &rendered, &recipients[0], options))
                 };
-                let payload = Payload::single(delivery.campaign_id, &rendered, &recipient, options);
-                (payload.to_json(), ContentFormat::Json)
+                (payload.map(|p| p.to_json()).unwrap_or_default(), ContentFormat::Json)
+            }
+        };
+        let (key, delivery_id) = match deliveries {
+            [one] => (one.id.clone(), one.id.clone()),
+            many => {
+                let hash = many.iter().fold(0u64, |h, d| h.rotate_left(5) ^ crate::retry::jitter_seed(&d.id, 0));
+                (format!("broadcast-{hash:016x}"), format!("{} (+{} more)", many[0].id, many.len() - 1))
             }
         };
         let mut headers = base_headers(webhook, format);
         headers.extend([
             ("user-agent".to_owned(), USER_AGENT.to_owned()),
-            ("idempotency-key".to_owned(), delivery.id.clone()),
-            ("x-tapink-delivery-id".to_owned(), delivery.id.clone()),
+            ("idempotency-key".to_owned(), key),
+            ("x-tapink-delivery-id".to_owned(), delivery_id),
             ("x-tapink-trace-id".to_owned(), delivery.trace_id.clone()),
             ("x-tapink-attempt".to_owned(), attempt.to_string()),
         ]);
@@ -403,15 +421,15 @@ impl Dispatcher {
             if due.is_empty() {
                 break;
             }
-            for entry in due {
-                if let Some(task) = self.start(entry, &mut report) {
+            for group in self.into_requests(due) {
+                if let Some(task) = self.start(group, &mut report) {
                     attempts.spawn(task);
                 }
             }
         }
         while let Some(done) = attempts.join_next().await {
             match done {
-                Ok(state) => report.count(&state),
+                Ok(states) => states.iter().for_each(|state| report.count(state)),
                 Err(e) => tracing::error!(error = %e, "a delivery attempt panicked"),
             }
         }
@@ -428,8 +446,8 @@ impl Dispatcher {
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
-                    for entry in due {
-                        if let Some(task) = self.start(entry, &mut report) {
+                    for group in self.into_requests(due) {
+                        if let Some(task) = self.start(group, &mut report) {
                             let me = self.clone();
                             tokio::spawn(async move {
                                 task.await;
@@ -459,26 +477,53 @@ impl Dispatcher {
         }
     }
 
-    /// Starts one delivery: settles it at once if it cannot be sent or must wait for the throttle, else
-    /// returns the attempt to run.
+    /// Splits due deliveries into the requests that carry them: one each, except a broadcast campaign's,
+    /// which go together in batches of its batch size.
+    fn into_requests(&self, due: Vec<OutboxEntry>) -> Vec<Vec<OutboxEntry>> {
+        let mut requests = Vec::with_capacity(due.len());
+        let mut broadcasts: HashMap<u64, (usize, Vec<OutboxEntry>)> = HashMap::new();
+        for entry in due {
+            match self.campaign(entry.delivery.campaign_id).as_deref() {
+                Some(Prepared::KeyValues { broadcast: true, options, .. }) => {
+                    broadcasts
+                        .entry(entry.delivery.campaign_id)
+                        .or_insert_with(|| (options.batch_size.get(), Vec::new()))
+                        .1
+                        .push(entry);
+                }
+                _ => requests.push(vec![entry]),
+            }
+        }
+        for (_, (batch_size, entries)) in broadcasts {
+            let mut entries = entries.into_iter().peekable();
+            while entries.peek().is_some() {
+                requests.push(entries.by_ref().take(batch_size).collect());
+            }
+        }
+        requests
+    }
+
+    /// Starts one request for `group` (one delivery, or a broadcast batch): settles the group at once if it
+    /// cannot be sent or must wait for the throttle, else returns the attempt to run, which settles each
+    /// delivery of the group by the one answer.
     fn start(
         self: &Arc<Self>,
-        entry: OutboxEntry,
+        group: Vec<OutboxEntry>,
         report: &mut StepReport,
-    ) -> Option<impl Future<Output = DeliveryState> + Send + 'static> {
+    ) -> Option<impl Future<Output = Vec<DeliveryState>> + Send + 'static> {
         let now = self.clock.now();
-        let attempt = entry.next_attempt();
-        let policy_attempt = entry.next_attempt_since_replay();
-        let Some(runtime) = self.webhook(&entry.delivery.webhook) else {
-            let state = DeliveryState::NotSent {
-                at: now,
-                reason: NotSendable::UnknownWebhook(entry.delivery.webhook.clone()).to_string(),
-            };
-            self.finish(&entry, None, state.clone());
-            report.count(&state);
+        let first = &group[0];
+        let Some(runtime) = self.webhook(&first.delivery.webhook) else {
+            let reason = NotSendable::UnknownWebhook(first.delivery.webhook.clone()).to_string();
+            for entry in &group {
+                let state = DeliveryState::NotSent { at: now, reason: reason.clone() };
+                self.finish(entry, None, state.clone());
+                report.count(&state);
+            }
             return None;
         };
-        let request = match self.prepare(&entry.delivery, attempt) {
+        let deliveries: Vec<&Delivery> = group.iter().map(|e| &e.delivery).collect();
+        let request = match self.prepare_group(&deliveries, first.next_attempt()) {
             Ok(r) => r,
             Err(e) => {
                 let state = match &e {
@@ -491,19 +536,23 @@ impl Dispatcher {
                     }
                     other => DeliveryState::NotSent { at: now, reason: other.to_string() },
                 };
-                self.finish(&entry, None, state.clone());
-                report.count(&state);
+                for entry in &group {
+                    self.finish(entry, None, state.clone());
+                    report.count(&state);
+                }
                 return None;
             }
         };
         if let Err(next) = runtime.throttle.lock().unwrap_or_else(|p| p.into_inner()).acquire(now) {
-            report.throttled += 1;
-            if let Err(e) = self.outbox.settle(&entry.delivery.id, None, DeliveryState::Pending { due_at: next }) {
-                tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot reschedule a throttled delivery");
+            report.throttled += group.len();
+            for entry in &group {
+                if let Err(e) = self.outbox.settle(&entry.delivery.id, None, DeliveryState::Pending { due_at: next }) {
+                    tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot reschedule a throttled delivery");
+                }
             }
             return None;
         }
-        report.sent += 1;
+        report.sent += group.len();
         let me = self.clone();
         Some(async move {
             let permit = runtime.slots.clone().acquire_owned().await;
@@ -514,17 +563,16 @@ impl Dispatcher {
             if let Err(e) = me.authorize(webhook, &mut headers).await {
                 drop(permit);
                 // No token, no request: an attempt that failed like a connection failure (retryable).
-                let log = AttemptLog {
-                    number: attempt,
+                let latency = fetch_started.elapsed();
+                let error = format!("OAuth token: {e}");
+                return me.settle_group(&runtime, &group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
+                    number,
                     started_at,
-                    latency_ms: fetch_started.elapsed().as_secs_f64() * 1000.0,
+                    latency_ms: latency.as_secs_f64() * 1000.0,
                     status: None,
-                    error: Some(format!("OAuth token: {e}")),
+                    error: Some(error.clone()),
                     response_excerpt: String::new(),
-                };
-                let state = me.next_state(&runtime, &entry, attempt, policy_attempt, &AttemptOutcome::ConnectionFailed);
-                me.finish(&entry, Some(log), state.clone());
-                return state;
+                });
             }
             let outgoing = OutgoingRequest {
                 method: http_method(request.method),
@@ -546,11 +594,27 @@ impl Dispatcher {
                 Answer::TimedOut => AttemptOutcome::TimedOut,
                 Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
             };
-            let log = attempt_log(attempt, started_at, latency, &answer);
-            let state = me.next_state(&runtime, &entry, attempt, policy_attempt, &outcome);
-            me.finish(&entry, Some(log), state.clone());
-            state
+            me.settle_group(&runtime, &group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
         })
+    }
+
+    /// Settles each delivery of a request by its one outcome, each with its own attempt numbers.
+    fn settle_group(
+        &self,
+        runtime: &WebhookRuntime,
+        group: &[OutboxEntry],
+        outcome: &AttemptOutcome,
+        log: impl Fn(u32) -> AttemptLog,
+    ) -> Vec<DeliveryState> {
+        group
+            .iter()
+            .map(|entry| {
+                let (attempt, policy_attempt) = (entry.next_attempt(), entry.next_attempt_since_replay());
+                let state = self.next_state(runtime, entry, attempt, policy_attempt, outcome);
+                self.finish(entry, Some(log(attempt)), state.clone());
+                state
+            })
+            .collect()
     }
 
     /// What follows an attempt, as the webhook's retry policy decides.
@@ -600,6 +664,19 @@ impl StepReport {
             DeliveryState::DeadLetter { .. } => self.dead_letters += 1,
             DeliveryState::NotSent { .. } => self.not_sent += 1,
         }
+    }
+}
+
+/// A delivery's user as CleverTap's key-value payload shows them.
+fn recipient(delivery: &Delivery) -> Recipient<'_> {
+    let text = |key: &str| delivery.profile.get(key).and_then(Value::as_str);
+    Recipient {
+        identity: text("Identity"),
+        email: text("Email"),
+        name: text("Name"),
+        phone: text("Phone"),
+        event_properties: delivery.event.as_ref(),
+        ..Recipient::new(&delivery.id, &delivery.profile)
     }
 }
 
