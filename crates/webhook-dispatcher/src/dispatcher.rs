@@ -421,7 +421,7 @@ impl Dispatcher {
             if due.is_empty() {
                 break;
             }
-            for group in self.into_requests(due) {
+            for group in self.group_into_requests(due) {
                 if let Some(task) = self.start(group, &mut report) {
                     attempts.spawn(task);
                 }
@@ -446,7 +446,7 @@ impl Dispatcher {
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
-                    for group in self.into_requests(due) {
+                    for group in self.group_into_requests(due) {
                         if let Some(task) = self.start(group, &mut report) {
                             let me = self.clone();
                             tokio::spawn(async move {
@@ -479,7 +479,7 @@ impl Dispatcher {
 
     /// Splits due deliveries into the requests that carry them: one each, except a broadcast campaign's,
     /// which go together in batches of its batch size.
-    fn into_requests(&self, due: Vec<OutboxEntry>) -> Vec<Vec<OutboxEntry>> {
+    fn group_into_requests(&self, due: Vec<OutboxEntry>) -> Vec<Vec<OutboxEntry>> {
         let mut requests = Vec::with_capacity(due.len());
         let mut broadcasts: HashMap<u64, (usize, Vec<OutboxEntry>)> = HashMap::new();
         for entry in due {
