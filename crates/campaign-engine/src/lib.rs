@@ -1,0 +1,14 @@
+//! The CleverTap side of tapink: who gets a mailer and when. It keeps profiles and events (ingested in
+//! CleverTap's upload format), and, as it grows, segments, campaigns, schedules and live triggers. It does
+//! no network I/O and reads time only from a `Clock`; the engine API (`engine-api`) is its HTTP surface.
+//!
+//! - `profile`, `event`: what CleverTap knows about a user and what the user did.
+//! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
+//! - `store`: profiles and events, indexed by every identity.
+//! - `ingest`: an upload applied to the store, answered as CleverTap answers.
+
+pub mod event;
+pub mod ingest;
+pub mod profile;
+pub mod store;
+pub mod upload;
