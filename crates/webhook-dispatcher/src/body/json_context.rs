@@ -92,13 +92,14 @@ pub fn escape_outputs_in_strings(source: &str) -> (String, usize) {
 }
 
 /// Where the next `{{` or `{%` starts.
-fn next_tag(s: &str) -> Option<usize> {
+pub(crate) fn next_tag(s: &str) -> Option<usize> {
     let bytes = s.as_bytes();
     (0..bytes.len().saturating_sub(1)).find(|&i| bytes[i] == b'{' && (bytes[i + 1] == b'{' || bytes[i + 1] == b'%'))
 }
 
-/// The end (exclusive) of the tag starting at 0, skipping quoted Liquid strings inside it.
-fn tag_end(s: &str) -> Option<usize> {
+/// The end (exclusive) of the tag (`{{ … }}` or `{% … %}`) starting at 0, skipping quoted Liquid strings
+/// inside it.
+pub(crate) fn tag_end(s: &str) -> Option<usize> {
     let closer = if s.starts_with("{{") { b'}' } else { b'%' };
     let bytes = s.as_bytes();
     let mut quote: Option<u8> = None;

@@ -12,7 +12,7 @@
 
 mod dialect;
 mod fast;
-mod json_context;
+pub(crate) mod json_context;
 mod view;
 
 use std::sync::OnceLock;

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::body::json_context::{next_tag, tag_end};
 use crate::body::{BodyTemplate, CompileError, ContentFormat, Position, RenderError, RenderInput};
 
 /// The error CleverTap reports in a campaign's stats when a webhook's URL is malformed.
@@ -98,7 +99,7 @@ impl UrlTemplate {
         let mut parts = Vec::new();
         let mut skeleton = String::with_capacity(source.len());
         let mut at = 0;
-        while let Some(open) = next_liquid(&source[at..]).map(|i| at + i) {
+        while let Some(open) = next_tag(&source[at..]).map(|i| at + i) {
             if open > at {
                 parts.push(UrlPart::Literal(source[at..open].to_owned()));
                 skeleton.push_str(&source[at..open]);
@@ -107,7 +108,7 @@ impl UrlTemplate {
             if rest.starts_with("{%") {
                 return Err(UrlError::LiquidTag(position_of(source, open)));
             }
-            let Some(len) = output_end(rest) else {
+            let Some(len) = tag_end(rest) else {
                 // Unreachable after a successful compile; reported like the compiler would.
                 let message = "an output is not closed with '}}'".to_owned();
                 return Err(UrlError::Liquid(CompileError { position: Some(position_of(source, open)), message }));
@@ -155,31 +156,6 @@ impl UrlTemplate {
             None => Ok(url),
         }
     }
-}
-
-/// Where the next `{{` or `{%` starts.
-fn next_liquid(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(1)).find(|&i| bytes[i] == b'{' && matches!(bytes[i + 1], b'{' | b'%'))
-}
-
-/// The length of the `{{ … }}` at the start of `text`, skipping quoted strings inside it.
-fn output_end(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut quote = None;
-    let mut i = 2;
-    while i + 1 < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if b == b'}' && bytes[i + 1] == b'}' => return Some(i + 2),
-            None => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `text`.
