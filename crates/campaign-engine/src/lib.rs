@@ -6,9 +6,11 @@
 //! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
+//! - `query`: segments in CleverTap's query format, evaluated against the store.
 
 pub mod event;
 pub mod ingest;
 pub mod profile;
+pub mod query;
 pub mod store;
 pub mod upload;
