@@ -36,17 +36,12 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = Command::new(tapink_binary())
-            .arg("inkit")
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting tapink inkit");
+        let mut child = tapink_command(
+            std::iter::once(OsStr::new("inkit").to_owned()).chain(args.into_iter().map(|a| a.as_ref().to_owned())),
+        )
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("starting tapink inkit");
         // Drain stderr all along, so a chatty process never blocks on a full pipe.
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("piped stderr");
@@ -139,6 +134,24 @@ impl Drop for TapinkProcess {
     }
 }
 
+/// `tapink ARGS…` as every test runs it: no stdin, stdout and stderr captured, no colours, killed when the
+/// test drops it.
+fn tapink_command<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(tapink_binary());
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 /// Runs `tapink ARGS…` to completion (for commands expected to exit by themselves), killing it after
 /// `timeout`. Returns its status, stdout and stderr.
 pub async fn run_tapink<I, S>(args: I, timeout: Duration) -> (ExitStatus, String, String)
@@ -146,15 +159,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let child = Command::new(tapink_binary())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting tapink");
+    let child = tapink_command(args).spawn().expect("starting tapink");
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("tapink did not exit within {timeout:?}"))
