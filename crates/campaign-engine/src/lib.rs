@@ -7,10 +7,14 @@
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
+//! - `engine`: all of it as one value, reading one clock.
 
+pub mod engine;
 pub mod event;
 pub mod ingest;
 pub mod profile;
 pub mod query;
 pub mod store;
 pub mod upload;
+
+pub use engine::Engine;
