@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod event;
+pub mod field_error;
 pub mod ingest;
 pub mod profile;
 pub mod query;
@@ -18,3 +19,4 @@ pub mod store;
 pub mod upload;
 
 pub use engine::Engine;
+pub use field_error::FieldError;

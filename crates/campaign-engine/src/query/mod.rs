@@ -29,7 +29,6 @@
 //! reach. Event export (`/1/events.json`) needs a base query: see [`Query::require_events`].
 
 mod day;
-mod error;
 pub mod filter;
 mod parse;
 #[cfg(test)]
@@ -39,7 +38,7 @@ use clock::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value};
 
-pub use error::QueryError;
+pub use crate::field_error::FieldError;
 pub use filter::{Filter, Operator};
 
 use crate::event::Event;
@@ -103,7 +102,7 @@ impl EventPart {
 impl Query {
     /// Reads a CQL query. Errors name the field at fault (`event_properties[1].operator: unknown operator …`).
     /// Never panics, whatever the JSON.
-    pub fn parse(json: &Value) -> Result<Query, QueryError> {
+    pub fn parse(json: &Value) -> Result<Query, FieldError> {
         parse::parse(json)
     }
 
@@ -135,10 +134,10 @@ impl Query {
 
     /// Event export needs a base query (CleverTap: "mandatory for event export"); this is the error to answer
     /// when it is missing. [`Query::events`] of a query without one is empty.
-    pub fn require_events(&self) -> Result<(), QueryError> {
+    pub fn require_events(&self) -> Result<(), FieldError> {
         match self.event {
             Some(_) => Ok(()),
-            None => Err(QueryError::new("event_name", "required to export events (with from and to)")),
+            None => Err(FieldError::new("event_name", "required to export events (with from and to)")),
         }
     }
 

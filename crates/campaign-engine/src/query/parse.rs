@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::day::parse_day;
-use super::error::QueryError;
+use crate::field_error::FieldError;
 use super::filter::{Filter, Operator, Wanted};
 use super::{EventPart, Query};
 use crate::event::Event;
@@ -20,12 +20,12 @@ fn operator_list() -> String {
     Operator::ALL.map(Operator::name).join(", ")
 }
 
-pub(super) fn parse(json: &Value) -> Result<Query, QueryError> {
+pub(super) fn parse(json: &Value) -> Result<Query, FieldError> {
     let Value::Object(top) = json else {
-        return Err(QueryError::new("query", format!("must be a JSON object, not {}", kind(json))));
+        return Err(FieldError::new("query", format!("must be a JSON object, not {}", kind(json))));
     };
     if let Some(key) = top.keys().find(|k| !is_top_key(k)) {
-        return Err(QueryError::new(key.clone(), format!("unknown field; the fields are {TOP_KEYS}")));
+        return Err(FieldError::new(key.clone(), format!("unknown field; the fields are {TOP_KEYS}")));
     }
     let mut unsupported = Vec::new();
 
@@ -69,10 +69,10 @@ fn one_of<'a>(
     obj: &'a Map<String, Value>,
     key: &'static str,
     legacy: &'static str,
-) -> Result<(&'static str, Option<&'a Value>), QueryError> {
+) -> Result<(&'static str, Option<&'a Value>), FieldError> {
     let given = |k: &str| obj.get(k).filter(|v| !v.is_null());
     match (given(key), given(legacy)) {
-        (Some(_), Some(_)) => Err(QueryError::new(legacy, format!("give either {key} or {legacy}, not both"))),
+        (Some(_), Some(_)) => Err(FieldError::new(legacy, format!("give either {key} or {legacy}, not both"))),
         (Some(v), None) => Ok((key, Some(v))),
         (None, Some(v)) => Ok((legacy, Some(v))),
         (None, None) => Ok((key, None)),
@@ -84,42 +84,42 @@ fn event_part(
     top: &Map<String, Value>,
     filters: Option<Vec<Filter>>,
     filters_key: &str,
-) -> Result<Option<EventPart>, QueryError> {
+) -> Result<Option<EventPart>, FieldError> {
     let given = |k: &str| top.get(k).filter(|v| !v.is_null());
     let Some(name) = given("event_name") else {
         for key in ["from", "to"] {
             if given(key).is_some() {
-                return Err(QueryError::new(key, "needs event_name (the base query is event_name, from and to)"));
+                return Err(FieldError::new(key, "needs event_name (the base query is event_name, from and to)"));
             }
         }
         if filters.is_some() {
-            return Err(QueryError::new(filters_key, "needs event_name: event property filters apply to an event"));
+            return Err(FieldError::new(filters_key, "needs event_name: event property filters apply to an event"));
         }
         return Ok(None);
     };
     let name = match name {
         Value::String(s) if !s.trim().is_empty() => s.clone(),
-        other => return Err(QueryError::new("event_name", format!("must be a non-empty string, not {}", kind(other)))),
+        other => return Err(FieldError::new("event_name", format!("must be a non-empty string, not {}", kind(other)))),
     };
-    let day = |key: &str| -> Result<_, QueryError> {
+    let day = |key: &str| -> Result<_, FieldError> {
         let value =
-            given(key).ok_or_else(|| QueryError::new(key, "required with event_name, as YYYYMMDD (e.g. 20240131)"))?;
-        parse_day(value).map_err(|message| QueryError::new(key, message))
+            given(key).ok_or_else(|| FieldError::new(key, "required with event_name, as YYYYMMDD (e.g. 20240131)"))?;
+        parse_day(value).map_err(|message| FieldError::new(key, message))
     };
     let (from, to) = (day("from")?, day("to")?);
     if from.start > to.start {
-        return Err(QueryError::new("to", format!("{} is before from {}", to.date, from.date)));
+        return Err(FieldError::new("to", format!("{} is before from {}", to.date, from.date)));
     }
     Ok(Some(EventPart { key: Event::key(&name), name, from, to, filters: filters.unwrap_or_default() }))
 }
 
 /// `common_profile_properties`: `profile_fields` is evaluated; `demographics` and `geo_fields` are noted.
-fn common_profile(value: &Value, path: &str, unsupported: &mut Vec<String>) -> Result<Vec<Filter>, QueryError> {
+fn common_profile(value: &Value, path: &str, unsupported: &mut Vec<String>) -> Result<Vec<Filter>, FieldError> {
     let Value::Object(obj) = value else {
-        return Err(QueryError::new(path, format!("must be an object with profile_fields, not {}", kind(value))));
+        return Err(FieldError::new(path, format!("must be an object with profile_fields, not {}", kind(value))));
     };
     if let Some(key) = obj.keys().find(|k| *k != "profile_fields" && !UNSUPPORTED_PROFILE.contains(&k.as_str())) {
-        return Err(QueryError::new(
+        return Err(FieldError::new(
             format!("{path}.{key}"),
             "unknown field; the fields are profile_fields, demographics, geo_fields",
         ));
@@ -136,9 +136,9 @@ fn common_profile(value: &Value, path: &str, unsupported: &mut Vec<String>) -> R
 }
 
 /// A list of `{"name", "operator", "value"}` filters.
-fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, QueryError> {
+fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
     let Value::Array(items) = value else {
-        return Err(QueryError::new(
+        return Err(FieldError::new(
             path,
             format!("must be a list of {{\"name\", \"operator\", \"value\"}} filters, not {}", kind(value)),
         ));
@@ -146,34 +146,34 @@ fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, QueryError> {
     items.iter().enumerate().map(|(i, item)| filter(item, &format!("{path}[{i}]"))).collect()
 }
 
-fn filter(value: &Value, path: &str) -> Result<Filter, QueryError> {
+fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
     let Value::Object(obj) = value else {
-        return Err(QueryError::new(
+        return Err(FieldError::new(
             path,
             format!("must be a {{\"name\", \"operator\", \"value\"}} object, not {}", kind(value)),
         ));
     };
     if let Some(key) = obj.keys().find(|k| !matches!(k.as_str(), "name" | "operator" | "value")) {
-        return Err(QueryError::new(format!("{path}.{key}"), "unknown field; a filter has name, operator, value"));
+        return Err(FieldError::new(format!("{path}.{key}"), "unknown field; a filter has name, operator, value"));
     }
     let name = match obj.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(other) => {
-            return Err(QueryError::new(
+            return Err(FieldError::new(
                 format!("{path}.name"),
                 format!("must be a non-empty string, not {}", kind(other)),
             ));
         }
-        None => return Err(QueryError::new(format!("{path}.name"), "required: the property to filter on")),
+        None => return Err(FieldError::new(format!("{path}.name"), "required: the property to filter on")),
     };
     // Filters without an operator (legacy `profile_fields`, CleverTap's own examples) mean equals.
     let operator = match obj.get("operator") {
         None | Some(Value::Null) => Operator::Equals,
         Some(Value::String(s)) => Operator::from_name(s).ok_or_else(|| {
-            QueryError::new(format!("{path}.operator"), format!("unknown operator {:?}; use {}", s, operator_list()))
+            FieldError::new(format!("{path}.operator"), format!("unknown operator {:?}; use {}", s, operator_list()))
         })?,
         Some(other) => {
-            return Err(QueryError::new(
+            return Err(FieldError::new(
                 format!("{path}.operator"),
                 format!("must be a string, not {}; use {}", kind(other), operator_list()),
             ));
@@ -183,18 +183,18 @@ fn filter(value: &Value, path: &str) -> Result<Filter, QueryError> {
     let values = match (operator.takes_value(), obj.get("value")) {
         (false, _) => Vec::new(),
         (true, None | Some(Value::Null)) => {
-            return Err(QueryError::new(value_path, format!("required for {}", operator.name())));
+            return Err(FieldError::new(value_path, format!("required for {}", operator.name())));
         }
         (true, Some(Value::Array(list))) => {
             if !operator.takes_list() {
-                return Err(QueryError::new(value_path, format!("{} takes one value, not a list", operator.name())));
+                return Err(FieldError::new(value_path, format!("{} takes one value, not a list", operator.name())));
             }
             if list.is_empty() {
-                return Err(QueryError::new(value_path, "an empty list matches nothing; give at least one value"));
+                return Err(FieldError::new(value_path, "an empty list matches nothing; give at least one value"));
             }
             let read = |(i, v): (usize, &Value)| {
                 Wanted::from_json(v).ok_or_else(|| {
-                    QueryError::new(
+                    FieldError::new(
                         format!("{value_path}[{i}]"),
                         format!("must be a string, number or boolean, not {}", kind(v)),
                     )
@@ -203,7 +203,7 @@ fn filter(value: &Value, path: &str) -> Result<Filter, QueryError> {
             list.iter().enumerate().map(read).collect::<Result<_, _>>()?
         }
         (true, Some(v)) => vec![Wanted::from_json(v).ok_or_else(|| {
-            QueryError::new(
+            FieldError::new(
                 &value_path,
                 format!("must be a string, number, boolean or a list of them, not {}", kind(v)),
             )
@@ -214,7 +214,7 @@ fn filter(value: &Value, path: &str) -> Result<Filter, QueryError> {
         Operator::GreaterThan | Operator::GreaterThanEquals | Operator::LessThan | Operator::LessThanEquals
     ) && values.iter().any(|w| !w.is_comparable())
     {
-        return Err(QueryError::new(
+        return Err(FieldError::new(
             value_path,
             format!("{} needs a number, a numeric string or a date ($D_<secs>, YYYYMMDD)", operator.name()),
         ));
