@@ -9,12 +9,16 @@
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
 //! - `engine`: all of it as one value, reading one clock.
 
+pub mod campaign;
+pub mod delivery;
 pub mod engine;
 pub mod event;
 pub mod field_error;
 pub mod ingest;
 pub mod profile;
 pub mod query;
+pub mod report;
+mod stable_hash;
 pub mod store;
 pub mod upload;
 
