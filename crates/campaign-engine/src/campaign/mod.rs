@@ -5,4 +5,5 @@ pub mod audience;
 pub mod content;
 pub mod lifecycle;
 pub mod limits;
+pub mod live;
 pub mod throttle;

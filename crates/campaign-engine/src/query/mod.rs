@@ -30,7 +30,7 @@
 
 mod day;
 pub mod filter;
-mod parse;
+pub(crate) mod parse;
 #[cfg(test)]
 mod tests;
 
@@ -84,12 +84,7 @@ impl EventPart {
     }
 
     fn filters_hold(&self, event: &Event) -> bool {
-        let items: &[Value] = if self.key == "charged" { event.items() } else { &[] };
-        self.filters.iter().all(|f| {
-            let own = event.properties.get(&f.name);
-            let in_items = items.iter().map(|item| item.as_object().and_then(|o| o.get(&f.name)));
-            f.holds(std::iter::once(own).chain(in_items))
-        })
+        event_filters_hold(&self.key, &self.filters, event)
     }
 
     /// The events of one user that match; `events` are oldest first, so the window is found by bisection.
@@ -97,6 +92,17 @@ impl EventPart {
         let first = events.partition_point(|e| self.before_window(e.ts));
         events[first..].iter().take_while(|e| self.in_window(e.ts)).filter(|e| self.matches(e))
     }
+}
+
+/// Whether every filter holds on `event`, whose name compares as `key`. In a `Charged` event a property is
+/// also looked up in each of its `Items`, and a filter holds if it holds on the event or on any item.
+pub(crate) fn event_filters_hold(key: &str, filters: &[Filter], event: &Event) -> bool {
+    let items: &[Value] = if key == "charged" { event.items() } else { &[] };
+    filters.iter().all(|f| {
+        let own = event.properties.get(&f.name);
+        let in_items = items.iter().map(|item| item.as_object().and_then(|o| o.get(&f.name)));
+        f.holds(std::iter::once(own).chain(in_items))
+    })
 }
 
 impl Query {
@@ -171,6 +177,13 @@ impl Query {
             .filter(|(p, _)| self.profile_holds(&p.properties))
             .flat_map(|(_, events)| part.matching(events))
             .collect()
+    }
+
+    /// Whether one user is in the segment (the check of [`Query::profiles`] for a single user, as a live
+    /// campaign asks it when the user's event arrives).
+    pub fn holds(&self, profile: &Profile, events: &[Event]) -> bool {
+        self.profile_holds(&profile.properties)
+            && self.event.as_ref().is_none_or(|part| part.matching(events).next().is_some())
     }
 
     /// How many profiles [`Query::profiles`] would return.

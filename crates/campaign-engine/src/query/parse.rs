@@ -136,7 +136,7 @@ fn common_profile(value: &Value, path: &str, unsupported: &mut Vec<String>) -> R
 }
 
 /// A list of `{"name", "operator", "value"}` filters.
-fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
+pub(crate) fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
     let Value::Array(items) = value else {
         return Err(FieldError::new(
             path,
