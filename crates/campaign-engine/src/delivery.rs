@@ -45,7 +45,10 @@ pub struct Delivery {
     pub run: RunKey,
     /// The user's CleverTap ID.
     pub object_id: String,
-    /// The user's profile properties when the delivery was made, identities included.
+    /// The user's `identity`, if the profile has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The user's profile properties when the delivery was made.
     pub profile: Map<String, Value>,
     /// The triggering event's properties (live campaigns).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod profile;
 pub mod query;
 pub mod report;
+pub mod runner;
 mod stable_hash;
 pub mod store;
 pub mod upload;

@@ -3,7 +3,75 @@
 
 pub mod audience;
 pub mod content;
+pub mod goal;
 pub mod lifecycle;
 pub mod limits;
 pub mod live;
+pub mod target;
 pub mod throttle;
+pub mod timing;
+
+use clock::Timestamp;
+
+use audience::{ControlGroup, TargetingCap};
+use content::Content;
+use goal::Goal;
+use lifecycle::Status;
+use limits::UserLimit;
+use live::LiveTrigger;
+use target::Target;
+use throttle::Throttle;
+use timing::Schedule;
+
+/// One webhook campaign, as saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    /// A positive integer; CleverTap's are "typically 10-digit epoch-based".
+    pub id: u64,
+    pub name: String,
+    pub labels: Vec<String>,
+    /// The webhook's name (Settings > Channels > Webhook): `webhook_endpoint_name`.
+    pub webhook: String,
+    pub content: Content,
+    pub target: Target,
+    pub control_group: Option<ControlGroup>,
+    pub targeting_cap: Option<TargetingCap>,
+    pub when: When,
+    pub limit: UserLimit,
+    /// Whether the account's global frequency cap applies (CleverTap: on by default).
+    pub respect_frequency_caps: bool,
+    pub throttle: Option<Throttle>,
+    pub goal: Option<Goal>,
+    pub created_at: Timestamp,
+    /// Set by publishing; a campaign without it is a draft.
+    pub published_at: Option<Timestamp>,
+    /// Set by stopping, for good.
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// Past behaviour on a schedule, or live behaviour on a trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    Scheduled(Schedule),
+    Live { trigger: LiveTrigger, start: Option<Timestamp>, end: Option<Timestamp> },
+}
+
+impl Campaign {
+    /// Whether a live campaign takes triggers at `at`: published, not stopped, within its start and end.
+    pub fn live_at(&self, at: Timestamp) -> bool {
+        let When::Live { start, end, .. } = &self.when else { return false };
+        self.published_at.is_some()
+            && self.stopped_at.is_none()
+            && start.is_none_or(|s| at >= s)
+            && end.is_none_or(|e| at < e)
+    }
+
+    /// The status before the runner's progress is known: draft, stopped, or (published) scheduled.
+    pub fn base_status(&self) -> Status {
+        match (self.published_at, self.stopped_at) {
+            (_, Some(_)) => Status::Stopped,
+            (None, None) => Status::Draft,
+            (Some(_), None) => Status::Scheduled,
+        }
+    }
+}
