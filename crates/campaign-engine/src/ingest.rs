@@ -5,11 +5,18 @@
 use clock::Timestamp;
 use serde_json::Value;
 
+use crate::event::Event;
 use crate::store::MemoryStore;
 use crate::upload::{Record, UploadError, UploadOutcome, validate_upload};
 
-/// Validates `body` (`{"d": [...]}`) and applies its valid records to `store`, at `now`.
-pub fn ingest(store: &mut MemoryStore, body: &Value, now: Timestamp) -> Result<UploadOutcome, UploadError> {
+/// Validates `body` (`{"d": [...]}`) and applies its valid records to `store`, at `now`. Each event stored is
+/// also passed to `on_event`, in order (live campaigns listen there).
+pub fn ingest(
+    store: &mut MemoryStore,
+    body: &Value,
+    now: Timestamp,
+    on_event: &mut dyn FnMut(&MemoryStore, &Event),
+) -> Result<UploadOutcome, UploadError> {
     let validated = validate_upload(body, now)?;
     for (_, record) in validated.records {
         let (who, also) = match &record {
@@ -18,7 +25,10 @@ pub fn ingest(store: &mut MemoryStore, body: &Value, now: Timestamp) -> Result<U
         let object_id = match record {
             Record::Profile { properties, ts, .. } => store.upload_profile((who.0, &who.1), &properties, ts).to_owned(),
             Record::Event { name, properties, ts, .. } => {
-                store.add_event((who.0, &who.1), &name, properties, ts, now).to_owned()
+                let object_id = store.add_event((who.0, &who.1), &name, properties.clone(), ts, now).to_owned();
+                let event = Event { object_id: object_id.clone(), name, properties, ts };
+                on_event(store, &event);
+                object_id
             }
         };
         for (kind, id) in also {
@@ -48,7 +58,7 @@ mod tests {
         let mut store = MemoryStore::new();
 
         // act
-        let outcome = ingest(&mut store, &body, now).expect("a valid body");
+        let outcome = ingest(&mut store, &body, now, &mut |_, _| {}).expect("a valid body");
 
         // assert: the answer is CleverTap's, the good records are stored, the bad one is not
         let answer = serde_json::to_value(&outcome).unwrap();
@@ -66,7 +76,7 @@ mod tests {
     fn a_body_that_is_not_an_upload_changes_nothing() {
         let mut store = MemoryStore::new();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
-        assert!(ingest(&mut store, &json!({"records": []}), now).is_err());
+        assert!(ingest(&mut store, &json!({"records": []}), now, &mut |_, _| {}).is_err());
         assert_eq!(store.profile_count(), 0);
     }
 }

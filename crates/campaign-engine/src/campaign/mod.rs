@@ -7,6 +7,7 @@ pub mod goal;
 pub mod lifecycle;
 pub mod limits;
 pub mod live;
+pub mod spec;
 pub mod target;
 pub mod throttle;
 pub mod timing;
