@@ -131,6 +131,8 @@ fn delivery(id: &str, profile: Value) -> Delivery {
     Delivery {
         id: id.into(),
         trace_id: format!("trace-{id}"),
+        object_id: format!("obj-{id}"),
+        identity: None,
         webhook: WEBHOOK.into(),
         campaign_id: CAMPAIGN_ID,
         campaign_name: "Seed letter".into(),

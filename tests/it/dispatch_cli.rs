@@ -72,6 +72,8 @@ async fn dlq_lists_dead_letters_and_replays_them() {
         let delivery = Delivery {
             id: "1001:1:user-7".into(),
             trace_id: "trace-7".into(),
+            object_id: "obj-7".into(),
+            identity: None,
             webhook: "Inkit".into(),
             campaign_id: 1001,
             campaign_name: "Spring".into(),

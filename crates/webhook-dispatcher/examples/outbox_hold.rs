@@ -33,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|i| Delivery {
                 id: format!("1700000001:1:user-{i}"),
                 trace_id: format!("trace-{i}"),
+                object_id: format!("obj-{i}"),
+                identity: None,
                 webhook: "Inkit".into(),
                 campaign_id: 1_700_000_001,
                 campaign_name: "bench".into(),

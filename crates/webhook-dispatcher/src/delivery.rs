@@ -18,6 +18,12 @@ pub struct Delivery {
     /// CleverTap's campaign id (`targetId`) and name, as the body sees them under `Campaign`.
     pub campaign_id: u64,
     pub campaign_name: String,
+    /// The user's CleverTap ID (`objectId` in CleverTap's payload).
+    #[serde(default)]
+    pub object_id: String,
+    /// The user's `identity`, if they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// The user's profile properties when the delivery was made.
     pub profile: Map<String, Value>,
     /// The triggering event's properties (live campaigns).

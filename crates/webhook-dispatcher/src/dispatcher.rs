@@ -671,12 +671,12 @@ impl StepReport {
 fn recipient(delivery: &Delivery) -> Recipient<'_> {
     let text = |key: &str| delivery.profile.get(key).and_then(Value::as_str);
     Recipient {
-        identity: text("Identity"),
+        identity: delivery.identity.as_deref().or_else(|| text("Identity")),
         email: text("Email"),
         name: text("Name"),
         phone: text("Phone"),
         event_properties: delivery.event.as_ref(),
-        ..Recipient::new(&delivery.id, &delivery.profile)
+        ..Recipient::new(&delivery.object_id, &delivery.profile)
     }
 }
 

@@ -7,7 +7,8 @@
 //! Memory per queued delivery on a 64-bit target, estimated from struct sizes and checked with a counting
 //! allocator in a scratch program (100,000 and 1,000,000 small deliveries: a 14-character id, two profile
 //! properties, no event):
-//! - the outbox's bookkeeping, about 400 bytes: the boxed `OutboxEntry` (248), the map's slot (key `String`
+//! - the outbox's bookkeeping, about 450 bytes: the boxed `OutboxEntry` (296 since it carries the user's
+//!   CleverTap ID and identity; 248 when these figures were measured), the map's slot (key `String`
 //!   and `Box`, 32 bytes at a load of 44-87%: 37-73) with the key's copy of the id, and the due set's
 //!   `(Timestamp, String)` (40 bytes in B-tree nodes about 2/3 full: ~60) with its own copy of the id;
 //! - the delivery's own data, about 710 bytes for such a delivery: four short strings, and the profile, a
@@ -212,7 +213,7 @@ mod tests {
         }
         assert_eq!(outbox.counts().pending, 100_000);
         assert!(
-            size_of::<OutboxEntry>() <= 256,
+            size_of::<OutboxEntry>() <= 304,
             "an entry grew to {} bytes: update the memory estimate in this module's doc",
             size_of::<OutboxEntry>()
         );

@@ -17,6 +17,8 @@ pub(super) fn delivery(id: &str, webhook: &str) -> Delivery {
     Delivery {
         id: id.to_owned(),
         trace_id: format!("tr-{id}"),
+        object_id: format!("obj-{id}"),
+        identity: None,
         webhook: webhook.to_owned(),
         campaign_id: 7,
         campaign_name: "Welcome mailer".to_owned(),
