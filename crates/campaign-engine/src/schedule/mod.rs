@@ -55,6 +55,10 @@
 //! - `dnd`, `cutoff`, `delay`: DND windows, the daily cut-off, live-campaign delays.
 //! - `parse`, `parse_recurrence`, `serialize`, `read`, `text`: the JSON and text forms.
 
+mod cutoff;
+mod delay;
+mod dnd;
+mod read;
 mod recurrence;
 mod runs;
 mod text;
@@ -62,6 +66,9 @@ mod when;
 mod window;
 mod zone;
 
+pub use cutoff::Cutoff;
+pub use delay::{Delay, DelayUnit};
+pub use dnd::{Dnd, DndState, DndVerdict, DndWindow, DndZone};
 pub use recurrence::{End, MonthDay, MonthDays, Recurrence, Repeat, Weekdays};
 pub use when::{Run, When};
 pub use window::{Bound, Window};
@@ -75,12 +82,15 @@ pub struct Schedule {
     pub zone: DeliveryZone,
     /// `start_date` / `end_date`.
     pub window: Window,
+    pub dnd: Option<Dnd>,
+    /// `campaign_cutoff`.
+    pub cutoff: Option<Cutoff>,
 }
 
 impl Schedule {
     /// `when` in the account's zone, with no window, DND or cut-off.
     pub fn new(when: When) -> Self {
-        Self { when, zone: DeliveryZone::Account, window: Window::default() }
+        Self { when, zone: DeliveryZone::Account, window: Window::default(), dnd: None, cutoff: None }
     }
 }
 
