@@ -58,13 +58,18 @@
 mod cutoff;
 mod delay;
 mod dnd;
+mod parse;
+mod parse_recurrence;
 mod read;
 mod recurrence;
 mod runs;
+mod serialize;
 mod text;
 mod when;
 mod window;
 mod zone;
+
+use serde_json::Value;
 
 pub use cutoff::Cutoff;
 pub use delay::{Delay, DelayUnit};
@@ -73,6 +78,8 @@ pub use recurrence::{End, MonthDay, MonthDays, Recurrence, Repeat, Weekdays};
 pub use when::{Run, When};
 pub use window::{Bound, Window};
 pub use zone::{DeliveryZone, EARLIEST_OFFSET, LATEST_OFFSET, Passed, user_zone};
+
+use crate::field_error::FieldError;
 
 /// A campaign's `when`: what runs, in which zone, inside which window, under which DND and cut-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +98,17 @@ impl Schedule {
     /// `when` in the account's zone, with no window, DND or cut-off.
     pub fn new(when: When) -> Self {
         Self { when, zone: DeliveryZone::Account, window: Window::default(), dnd: None, cutoff: None }
+    }
+
+    /// Reads a `when` (see the module docs). `path` is where the caller's JSON holds it (`"when"`), and starts
+    /// every error's field path. Never panics, whatever the JSON.
+    pub fn parse(json: &Value, path: &str) -> Result<Schedule, FieldError> {
+        parse::schedule(json, path)
+    }
+
+    /// The `when` as JSON, in the shape [`Schedule::parse`] reads.
+    pub fn to_json(&self) -> Value {
+        serialize::schedule(self)
     }
 }
 
