@@ -64,6 +64,8 @@ mod read;
 mod recurrence;
 mod runs;
 mod serialize;
+#[cfg(test)]
+mod tests;
 mod text;
 mod when;
 mod window;

@@ -10,7 +10,7 @@ use super::text::{self, DATE_TIME, TIME};
 use super::{Bound, Cutoff, DeliveryZone, Passed, Schedule, When, Window, parse_recurrence};
 use crate::field_error::FieldError;
 
-const KEYS: [&str; 11] = [
+pub(super) const KEYS: [&str; 11] = [
     "type",
     "delivery_date_time",
     "delivery_timezone",
