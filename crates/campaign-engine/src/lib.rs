@@ -7,6 +7,10 @@
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
+//! - `schedule`: when a campaign runs (now, later, dates, recurring), in which zone, under DND, cut-off and delay.
+//! - `campaign`: webhook campaigns: who, what, when, how often, and their lifecycle; `spec` reads them from JSON.
+//! - `runner`: campaigns run: scheduled runs and live triggers become deliveries, checked against caps, DND and
+//!   throttles; outcomes fill the reports (`report`). `delivery`: what the runner hands on.
 //! - `engine`: all of it as one value, reading one clock.
 
 pub mod campaign;
@@ -19,6 +23,7 @@ pub mod profile;
 pub mod query;
 pub mod report;
 pub mod runner;
+pub mod schedule;
 mod stable_hash;
 pub mod store;
 pub mod upload;
