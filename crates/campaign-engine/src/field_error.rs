@@ -16,3 +16,35 @@ impl FieldError {
         Self { path: path.into(), message: message.into() }
     }
 }
+
+/// The JSON type of a value, for messages ("a number", "an object").
+pub(crate) fn kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `path.key`, or `key` at the top.
+pub(crate) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+/// Refuses the first key of `object` not in `allowed`, naming it and listing the fields.
+pub(crate) fn known_keys(
+    object: &serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<(), FieldError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => {
+            Err(FieldError::new(join(path, key), format!("unknown field; the fields are {}", allowed.join(", "))))
+        }
+        None => Ok(()),
+    }
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::FieldError;
+use crate::field_error::kind;
 
 /// CleverTap's "Content format".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,17 +93,6 @@ pub fn key_values(pairs: &Map<String, Value>, path: &str) -> Result<Vec<(String,
         .collect()
 }
 
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +115,7 @@ mod tests {
             err(json!({"body": "x", "format": "xml"})),
             "content.format: must be \"json\" or \"text\", not \"xml\""
         );
-        assert_eq!(err(json!({"key_values": {"k": [1]}})), "content.key_values.k: must be a string, not an array");
+        assert_eq!(err(json!({"key_values": {"k": [1]}})), "content.key_values.k: must be a string, not a list");
         assert_eq!(err(json!({"title": "x"})), "content.title: unknown field; the fields are body, format, key_values");
         assert_eq!(err(json!({})), "content: needs body (a custom body) or key_values");
     }

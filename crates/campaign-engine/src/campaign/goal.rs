@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::limits::span;
-use super::live::{EventMatch, known_keys};
+use super::live::EventMatch;
 use crate::FieldError;
+use crate::field_error::known_keys;
+use crate::schedule::Delay;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Goal {
@@ -26,7 +27,7 @@ impl Goal {
         event_part.remove("within");
         let event = EventMatch::parse(&Value::Object(event_part), path)?;
         let within = match o.get("within") {
-            Some(w) => span(w, &format!("{path}.within"))?,
+            Some(w) => Delay::parse(w, &format!("{path}.within"))?.duration().unsigned_abs(),
             None => return Err(FieldError::new(format!("{path}.within"), "is required: the conversion time")),
         };
         Ok(Goal { event, within })

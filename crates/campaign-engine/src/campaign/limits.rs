@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::FieldError;
+use crate::schedule::Delay;
 
 /// The campaign's "Limits for engagements".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -74,9 +75,9 @@ impl UserLimit {
                 Some(n @ 1..=250) => Ok(UserLimit::AtMost(n as u32)),
                 _ => Err(FieldError::new(format!("{path}.at_most"), "must be a whole number from 1 to 250")),
             },
-            Value::Object(o) if o.len() == 1 && o.contains_key("min_gap") => {
-                Ok(UserLimit::MinGap(span(&o["min_gap"], &format!("{path}.min_gap"))?))
-            }
+            Value::Object(o) if o.len() == 1 && o.contains_key("min_gap") => Ok(UserLimit::MinGap(
+                Delay::parse(&o["min_gap"], &format!("{path}.min_gap"))?.duration().unsigned_abs(),
+            )),
             _ => Err(FieldError::new(
                 path,
                 "must be \"every_time\", {\"at_most\": N} or {\"min_gap\": {\"value\": V, \"unit\": U}}",
@@ -98,23 +99,6 @@ impl FrequencyCap {
             return Err(FieldError::new(path, "must be an object {\"max\": N, \"days\": D}"));
         }
         Ok(FrequencyCap { max: field("max")?, days: field("days")? })
-    }
-}
-
-/// A span written `{"value": V, "unit": "seconds"|"minutes"|"hours"|"days"}`.
-pub fn span(json: &Value, path: &str) -> Result<Duration, FieldError> {
-    let value = json.get("value").and_then(Value::as_u64);
-    let unit = json.get("unit").and_then(Value::as_str);
-    let scale = match unit {
-        Some("seconds") => 1,
-        Some("minutes") => 60,
-        Some("hours") => 3_600,
-        Some("days") => 86_400,
-        _ => return Err(FieldError::new(format!("{path}.unit"), "must be seconds, minutes, hours or days")),
-    };
-    match value {
-        Some(v) if v <= 10 * 365 * 86_400 / scale => Ok(Duration::from_secs(v * scale)),
-        _ => Err(FieldError::new(format!("{path}.value"), "must be a whole number of at most 10 years")),
     }
 }
 

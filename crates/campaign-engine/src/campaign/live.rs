@@ -6,12 +6,12 @@ use std::time::Duration;
 use jiff::civil::Time;
 use serde_json::{Map, Value};
 
-use super::content::kind;
-use super::limits::span;
 use crate::FieldError;
 use crate::event::Event;
+use crate::field_error::{kind, known_keys};
 use crate::query::Filter;
 use crate::query::parse::filters;
+use crate::schedule::Delay;
 
 /// An event a trigger waits for: its name (compared ignoring case and spaces) and property filters, which all
 /// hold on the same event (in a `Charged` event, on the event or any of its `Items`).
@@ -52,7 +52,7 @@ impl EventMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveTrigger {
     /// The user does the event; the message goes `delay` later (zero: at once).
-    Action { event: EventMatch, delay: Duration },
+    Action { event: EventMatch, delay: Delay },
     /// The user does `did` and not `not` within `within` after it; the message goes when `within` has passed.
     Inaction { did: EventMatch, not: EventMatch, within: Duration },
     /// Each day at `at` (account time zone), the users whose date property `property`, moved by `days`
@@ -74,8 +74,8 @@ impl LiveTrigger {
             (Some(action), None, None) => {
                 let event = EventMatch::parse(action, &format!("{path}.action"))?;
                 let delay = match o.get("delay") {
-                    Some(d) => span(d, &format!("{path}.delay"))?,
-                    None => Duration::ZERO,
+                    Some(d) => Delay::parse(d, &format!("{path}.delay"))?,
+                    None => Delay::ZERO,
                 };
                 Ok(LiveTrigger::Action { event, delay })
             }
@@ -87,7 +87,7 @@ impl LiveTrigger {
                 Ok(LiveTrigger::Inaction {
                     did: EventMatch::parse(part("did")?, &format!("{p}.did"))?,
                     not: EventMatch::parse(part("not")?, &format!("{p}.not"))?,
-                    within: span(part("within")?, &format!("{p}.within"))?,
+                    within: Delay::parse(part("within")?, &format!("{p}.within"))?.duration().unsigned_abs(),
                 })
             }
             (None, None, Some(Value::Object(d))) if !o.contains_key("delay") => {
@@ -151,19 +151,6 @@ fn date_property(d: &Map<String, Value>, path: &str) -> Result<LiveTrigger, Fiel
     Ok(LiveTrigger::DateProperty { property, days, at, anniversary })
 }
 
-pub(crate) fn known_keys(o: &Map<String, Value>, path: &str, keys: &[&str]) -> Result<(), FieldError> {
-    match o.keys().find(|k| !keys.contains(&k.as_str())) {
-        Some(key) => {
-            Err(FieldError::new(join(path, key), format!("unknown field; the fields are {}", keys.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
-pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +175,7 @@ mod tests {
         )
         .unwrap();
         let LiveTrigger::Action { event: m, delay } = &trigger else { panic!("{trigger:?}") };
-        assert_eq!(*delay, Duration::from_secs(600));
+        assert_eq!(delay.duration().unsigned_abs(), Duration::from_secs(600));
         assert!(m.matches(&event("Charged", json!({"Items": [{"Category": "toys"}, {"Category": "books"}]}))));
         assert!(!m.matches(&event("Charged", json!({"Items": [{"Category": "toys"}]}))));
         assert!(!m.matches(&event("Added To Cart", json!({"Category": "books"}))));

@@ -10,10 +10,10 @@ pub mod live;
 pub mod spec;
 pub mod target;
 pub mod throttle;
-pub mod timing;
 
 use clock::Timestamp;
 
+use crate::schedule::{Dnd, Schedule};
 use audience::{ControlGroup, TargetingCap};
 use content::Content;
 use goal::Goal;
@@ -22,7 +22,6 @@ use limits::UserLimit;
 use live::LiveTrigger;
 use target::Target;
 use throttle::Throttle;
-use timing::Schedule;
 
 /// One webhook campaign, as saved.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +53,13 @@ pub struct Campaign {
 #[derive(Debug, Clone, PartialEq)]
 pub enum When {
     Scheduled(Schedule),
-    Live { trigger: LiveTrigger, start: Option<Timestamp>, end: Option<Timestamp> },
+    /// A live trigger between `start` and `end`, under its own DND (a schedule's DND is in its `when`).
+    Live {
+        trigger: LiveTrigger,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        dnd: Option<Dnd>,
+    },
 }
 
 impl Campaign {

@@ -11,7 +11,8 @@
 //!
 //! Our additions: `trigger` (a live trigger, see [`LiveTrigger::parse`]) with `start` / `end`
 //! (`"YYYYMMDD HH:MM"` in the account's zone), `control_group` (percent), `targeting_cap`, `limit`
-//! ([`UserLimit::parse`]), `throttle` (`{"per_minute": N}`), `draft` (save without publishing).
+//! ([`UserLimit::parse`]), `throttle` (`{"per_minute": N}`), `dnd` for live campaigns (as `when.dnd` of a
+//! scheduled one, with `from` and `to`), `draft` (save without publishing).
 
 use std::time::Duration;
 
@@ -21,18 +22,19 @@ use jiff::tz::TimeZone;
 use serde_json::{Map, Value, json};
 
 use super::audience::{ControlGroup, TargetingCap};
-use super::content::{Content, key_values, kind};
+use super::content::{Content, key_values};
 use super::goal::Goal;
 use super::limits::UserLimit;
-use super::live::{EventMatch, LiveTrigger, known_keys};
+use super::live::{EventMatch, LiveTrigger};
 use super::target::Target;
 use super::throttle::Throttle;
-use super::timing::Schedule;
 use super::{Campaign, When};
 use crate::FieldError;
 use crate::event::Event;
+use crate::field_error::{kind, known_keys};
 use crate::query::Query;
 use crate::query::parse::filters;
+use crate::schedule::{Dnd, Schedule};
 
 const FIELDS: &[&str] = &[
     "name",
@@ -55,6 +57,7 @@ const FIELDS: &[&str] = &[
     "targeting_cap",
     "limit",
     "throttle",
+    "dnd",
     "draft",
 ];
 
@@ -113,14 +116,18 @@ pub fn parse_campaign(json: &Value, id: u64, now: Timestamp, zone: &TimeZone) ->
             trigger: LiveTrigger::parse(trigger, "trigger")?,
             start: optional(o, "start", |v, p| instant(v, p, zone))?,
             end: optional(o, "end", |v, p| instant(v, p, zone))?,
+            dnd: optional(o, "dnd", Dnd::parse)?,
         },
         (None, when) => {
             if let Some(key) = ["start", "end"].into_iter().find(|k| o.contains_key(*k)) {
                 return Err(FieldError::new(key, "only a live campaign (with a trigger) has a start and end"));
             }
+            if o.contains_key("dnd") {
+                return Err(FieldError::new("dnd", "a scheduled campaign's DND goes in when.dnd"));
+            }
             When::Scheduled(match when {
                 Some(w) => Schedule::parse(w, "when")?,
-                None => Schedule::Now,
+                None => Schedule::default(),
             })
         }
     };
@@ -370,6 +377,6 @@ mod tests {
             err(with("conversion_goal", json!({"event_name": "Charged", "conversion_time": "1W"}))),
             "conversion_goal.conversion_time: must be like \"1D\", \"12H\" or \"30M\", not \"1W\""
         );
-        assert_eq!(err(json!([1])), "body: must be a JSON object, not an array");
+        assert_eq!(err(json!([1])), "body: must be a JSON object, not a list");
     }
 }

@@ -6,7 +6,7 @@ use super::day::parse_day;
 use super::filter::{Filter, Operator, Wanted};
 use super::{EventPart, Query};
 use crate::event::Event;
-use crate::field_error::FieldError;
+use crate::field_error::{FieldError, kind};
 
 /// Top-level keys accepted but not evaluated yet.
 const UNSUPPORTED_TOP: [&str; 3] = ["session_properties", "demographics", "geo_fields"];
@@ -220,16 +220,4 @@ fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
         ));
     }
     Ok(Filter { name, operator, values })
-}
-
-/// A JSON value's kind, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }

@@ -25,8 +25,8 @@ pub(crate) struct Candidate {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Item {
-    /// Run `k` of a scheduled campaign opens.
-    RunOpens { campaign: u64, k: u32 },
+    /// A run of a scheduled campaign opens.
+    RunOpens { campaign: u64, run: crate::schedule::Run },
     /// A date-property campaign's day opens (`YYYYMMDD` in the account's zone).
     DayOpens { campaign: u64, day: jiff::civil::Date },
     /// A user is due: limits, caps, DND and throttle are checked now.
@@ -56,13 +56,13 @@ pub(crate) struct Agenda {
     seq: u64,
     /// Per campaign, how many users are waiting (candidates, sends, inaction checks).
     waiting: HashMap<u64, u64>,
+    /// Per campaign, how many runs or days are still to open.
+    opening: HashMap<u64, u64>,
 }
 
 impl Agenda {
     pub fn push(&mut self, at: Timestamp, item: Item) {
-        if !matches!(item, Item::RunOpens { .. } | Item::DayOpens { .. }) {
-            *self.waiting.entry(item.campaign()).or_default() += 1;
-        }
+        *self.counts(&item).entry(item.campaign()).or_default() += 1;
         self.seq += 1;
         self.items.insert((at, self.seq), item);
     }
@@ -75,16 +75,27 @@ impl Agenda {
         Some((at, item))
     }
 
+    /// The count an item is in: runs to open, or users waiting.
+    fn counts(&mut self, item: &Item) -> &mut HashMap<u64, u64> {
+        match item {
+            Item::RunOpens { .. } | Item::DayOpens { .. } => &mut self.opening,
+            _ => &mut self.waiting,
+        }
+    }
+
     fn forget(&mut self, item: &Item) {
-        if !matches!(item, Item::RunOpens { .. } | Item::DayOpens { .. })
-            && let Some(n) = self.waiting.get_mut(&item.campaign())
-        {
+        if let Some(n) = self.counts(item).get_mut(&item.campaign()) {
             *n -= 1;
         }
     }
 
     pub fn next_due(&self) -> Option<Timestamp> {
         self.items.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// Whether a run or day of the campaign is still to open.
+    pub fn has_run(&self, campaign: u64) -> bool {
+        self.opening.get(&campaign).is_some_and(|n| *n > 0)
     }
 
     /// How many users of the campaign are waiting.
@@ -97,6 +108,7 @@ impl Agenda {
         let keys: Vec<_> = self.items.iter().filter(|(_, i)| i.campaign() == campaign).map(|(k, _)| *k).collect();
         let removed: Vec<Item> = keys.into_iter().filter_map(|k| self.items.remove(&k)).collect();
         self.waiting.remove(&campaign);
+        self.opening.remove(&campaign);
         removed
     }
 }

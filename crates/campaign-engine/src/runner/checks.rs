@@ -7,10 +7,10 @@ use super::agenda::{Candidate, Item};
 use super::{Exposure, Handed, Runner};
 use crate::campaign::When;
 use crate::campaign::throttle::CUT_OFF;
-use crate::campaign::timing::DndVerdict;
 use crate::delivery::Delivery;
 use crate::profile::IdentityKind;
 use crate::report::DropReason;
+use crate::schedule::{DndVerdict, user_zone};
 use crate::store::MemoryStore;
 
 impl Runner {
@@ -31,12 +31,23 @@ impl Runner {
             report.drop(DropReason::FrequencyCap);
             return;
         }
-        let dnd = match &campaign.when {
-            When::Scheduled(schedule) => schedule.dnd(at, &profile.properties),
-            When::Live { .. } => DndVerdict::Clear,
+        let account = &self.account.time_zone;
+        let user = user_zone(profile.properties.get("Tz").and_then(|v| v.as_str()), account);
+        let (dnd, cutoff) = match &campaign.when {
+            When::Scheduled(schedule) => {
+                let cutoff = schedule.cutoff.map(|c| c.next_allowed(at, schedule.delivery_zone(&user, account)));
+                (schedule.dnd.as_ref(), cutoff)
+            }
+            When::Live { dnd, .. } => (dnd.as_ref(), None),
         };
-        match dnd {
-            DndVerdict::Clear => {}
+        if let Some(allowed) = cutoff.filter(|t| *t > at) {
+            // After the day's cut-off: the user waits for the next day's delivery hours.
+            self.agenda.push(allowed, Item::Candidate(candidate));
+            return;
+        }
+        let verdict = dnd.map_or(DndVerdict::Send, |d| d.verdict(at, &user, account, self.account.dnd_window));
+        match verdict {
+            DndVerdict::Send => {}
             DndVerdict::Discard => {
                 report.drop(DropReason::DndDiscard);
                 return;

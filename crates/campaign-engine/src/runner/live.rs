@@ -59,7 +59,7 @@ impl Runner {
                         event: Some(event.properties.clone()),
                         opened: now,
                     };
-                    queue.push((now + *delay, Item::Candidate(candidate)));
+                    queue.push((delay.after(now), Item::Candidate(candidate)));
                 }
                 LiveTrigger::Inaction { within, .. } => {
                     let check = Item::InactionCheck {

@@ -28,6 +28,8 @@ use agenda::{Agenda, Item};
 pub struct Account {
     /// The account time zone: schedules, days of live reports and date properties are read in it.
     pub time_zone: TimeZone,
+    /// The account's DND hours, for campaigns whose DND gives none.
+    pub dnd_window: Option<crate::schedule::DndWindow>,
     /// The global frequency cap for webhooks, if the account sets one.
     pub frequency_cap: Option<FrequencyCap>,
     /// Whether a delivered webhook raises the system event `Webhook Delivered` on the user.
@@ -36,7 +38,7 @@ pub struct Account {
 
 impl Default for Account {
     fn default() -> Self {
-        Account { time_zone: TimeZone::UTC, frequency_cap: None, webhook_delivered_event: true }
+        Account { time_zone: TimeZone::UTC, dnd_window: None, frequency_cap: None, webhook_delivered_event: true }
     }
 }
 
@@ -70,8 +72,8 @@ struct Handed {
 
 #[derive(Debug, Default)]
 struct Progress {
-    /// Runs opened so far (scheduled campaigns): the next to open is this one.
-    runs_opened: u32,
+    /// The last run opened (scheduled campaigns).
+    last_run: Option<u32>,
     throttle: crate::campaign::throttle::ThrottleState,
     report: CampaignReport,
 }
@@ -150,18 +152,13 @@ impl Runner {
         }
         let waiting = self.agenda.waiting(id) > 0;
         Some(match &campaign.when {
-            When::Scheduled(schedule) => {
-                let published = campaign.published_at.unwrap_or(now);
-                if progress.runs_opened == 0 {
-                    Status::Scheduled
-                } else if waiting {
-                    Status::Running
-                } else if schedule.run_open(progress.runs_opened, published).is_some() {
-                    Status::AwaitingNextRun
-                } else {
-                    Status::Completed
-                }
-            }
+            When::Scheduled(schedule) => match progress.last_run {
+                None if waiting || self.agenda.has_run(id) => Status::Scheduled,
+                None => Status::Completed,
+                Some(_) if waiting => Status::Running,
+                Some(last) if schedule.run(last + 1).is_some() => Status::AwaitingNextRun,
+                Some(_) => Status::Completed,
+            },
             When::Live { start, end, .. } => {
                 if start.is_some_and(|s| now < s) {
                     Status::Scheduled
@@ -188,7 +185,7 @@ impl Runner {
         let mut out = Vec::new();
         while let Some((at, item)) = self.agenda.pop_due(now) {
             match item {
-                Item::RunOpens { campaign, k } => self.open_run(store, campaign, k, at),
+                Item::RunOpens { campaign, run } => self.open_run(store, campaign, run, at),
                 Item::DayOpens { campaign, day } => self.open_day(store, campaign, day, at),
                 Item::Candidate(candidate) => self.check(store, candidate, at, &mut out),
                 Item::Send(candidate) => self.send(store, candidate, at, &mut out),

@@ -1,5 +1,6 @@
 //! Scheduled runs: when a run opens, the campaign's target is evaluated at that instant, the control group
-//! held out, the targeting cap applied, and each user queued for their send time.
+//! held out, the targeting cap applied, and each user queued for the instant they receive the run (in the
+//! account's zone, or in their own with "drop" or "deliver the next day" when their time has passed).
 
 use clock::Timestamp;
 
@@ -9,16 +10,20 @@ use crate::campaign::When;
 use crate::campaign::live::LiveTrigger;
 use crate::delivery::RunKey;
 use crate::report::DropReason;
+use crate::schedule::{Run, user_zone};
 use crate::store::MemoryStore;
 
 impl Runner {
-    /// Puts a just-published campaign on the agenda: its first run, or its first date-property day.
+    /// Puts a just-published campaign on the agenda: its first run still reachable, or its first date-property
+    /// day.
     pub(super) fn schedule_first(&mut self, id: u64, published: Timestamp) {
         let Some((campaign, _)) = self.campaigns.get(&id) else { return };
+        let zone = &self.account.time_zone;
         match &campaign.when {
             When::Scheduled(schedule) => {
-                if let Some(at) = schedule.run_open(0, published) {
-                    self.agenda.push(at.max(published), Item::RunOpens { campaign: id, k: 0 });
+                if let Some(run) = schedule.next_run(published, zone) {
+                    let opens = schedule.opens(&run, zone).max(published);
+                    self.agenda.push(opens, Item::RunOpens { campaign: id, run });
                 }
             }
             When::Live { trigger: LiveTrigger::DateProperty { at, .. }, start, .. } => {
@@ -31,10 +36,12 @@ impl Runner {
         }
     }
 
-    pub(super) fn open_run(&mut self, store: &MemoryStore, id: u64, k: u32, at: Timestamp) {
+    pub(super) fn open_run(&mut self, store: &MemoryStore, id: u64, run: Run, at: Timestamp) {
+        let account = self.account.time_zone.clone();
         let Some((campaign, progress)) = self.campaigns.get_mut(&id) else { return };
         let When::Scheduled(schedule) = &campaign.when else { return };
-        progress.runs_opened = k + 1;
+        let k = run.index;
+        progress.last_run = Some(k);
         let published = campaign.published_at.unwrap_or(at);
         let mut reached = 0u64;
         let mut queued = Vec::new();
@@ -52,7 +59,8 @@ impl Runner {
                 continue;
             }
             reached += 1;
-            match schedule.send_at(k, at, &profile.properties) {
+            let user = user_zone(profile.properties.get("Tz").and_then(|v| v.as_str()), &account);
+            match schedule.receive_at(&run, &user, &account, published) {
                 None => report.drop(DropReason::TimePassed),
                 Some(send_at) => queued.push((
                     send_at.max(at),
@@ -67,7 +75,7 @@ impl Runner {
                 )),
             }
         }
-        let next = schedule.run_open(k + 1, published);
+        let next = schedule.run(k + 1).map(|next| (schedule.opens(&next, &account).max(at), next));
         // Users are queued in the order of their send time (ties: the order first seen), which the throttle needs.
         queued.sort_by_key(|(t, _)| *t);
         for (t, candidate) in queued {
@@ -76,8 +84,8 @@ impl Runner {
         for object_id in held_out {
             self.expose_control(&object_id, id, k, at);
         }
-        if let Some(next) = next {
-            self.agenda.push(next.max(at), Item::RunOpens { campaign: id, k: k + 1 });
+        if let Some((opens, next)) = next {
+            self.agenda.push(opens, Item::RunOpens { campaign: id, run: next });
         }
     }
 }

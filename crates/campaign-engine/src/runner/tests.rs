@@ -12,19 +12,24 @@ use crate::campaign::limits::{FrequencyCap, UserLimit};
 use crate::campaign::live::LiveTrigger;
 use crate::campaign::target::Target;
 use crate::campaign::throttle::Throttle;
-use crate::campaign::timing::Schedule;
 use crate::campaign::{Campaign, When};
 use crate::delivery::Delivery;
 use crate::event::Event;
 use crate::profile::IdentityKind;
 use crate::query::Query;
 use crate::report::DropReason;
+use crate::schedule::{Schedule, When as Runs};
 use crate::store::MemoryStore;
 
 const T0: i64 = 1_800_000_000;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_second(T0 + secs).unwrap()
+}
+
+/// An instant as a wall time in the account's zone (UTC).
+fn wall(at: Timestamp) -> jiff::civil::DateTime {
+    jiff::tz::TimeZone::UTC.to_datetime(at)
 }
 
 fn props(v: Value) -> Map<String, Value> {
@@ -67,11 +72,14 @@ fn campaign(id: u64, when: When) -> Campaign {
 }
 
 fn now_campaign(id: u64) -> Campaign {
-    campaign(id, When::Scheduled(Schedule::Now))
+    campaign(id, When::Scheduled(Schedule::default()))
 }
 
 fn live(id: u64, trigger: Value) -> Campaign {
-    campaign(id, When::Live { trigger: LiveTrigger::parse(&trigger, "trigger").unwrap(), start: None, end: None })
+    campaign(
+        id,
+        When::Live { trigger: LiveTrigger::parse(&trigger, "trigger").unwrap(), start: None, end: None, dnd: None },
+    )
 }
 
 /// Adds an event as an upload would and tells the runner, at the event's time.
@@ -239,7 +247,7 @@ fn stopping_drops_waiting_users_and_the_status_follows_the_runs() {
     assert!(runner.run_due(&store, t(4_000)).is_empty());
     assert_eq!(runner.report(1).unwrap().total().dropped[&DropReason::Stopped], 1);
 
-    let mut later = campaign(2, When::Scheduled(Schedule::At(vec![t(100), t(200)])));
+    let mut later = campaign(2, When::Scheduled(Schedule::new(Runs::Dates(vec![wall(t(100)), wall(t(200))]))));
     later.published_at = Some(t(0));
     runner.add(later);
     assert_eq!(runner.status(2, t(0)), Some(Status::Scheduled));
@@ -289,4 +297,83 @@ fn at_most_once_per_user_holds_across_live_triggers() {
     event(&mut runner, &mut store, "u0", "Viewed", json!({}), t(60));
     assert!(runner.run_due(&store, t(60)).is_empty());
     assert_eq!(runner.report(1).unwrap().total().dropped[&DropReason::UserLimit], 1);
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn scheduled(id: u64, when: Value, published: Timestamp) -> Campaign {
+    let mut c = campaign(id, When::Scheduled(Schedule::parse(&when, "when").unwrap()));
+    c.published_at = Some(published);
+    c
+}
+
+/// Runs the agenda until `until`, collecting (identity, instant) of every delivery.
+fn run_until(runner: &mut Runner, store: &MemoryStore, until: Timestamp) -> Vec<(String, String)> {
+    let mut sent = Vec::new();
+    while let Some(due) = runner.next_due().filter(|d| *d <= until) {
+        for d in runner.run_due(store, due) {
+            sent.push((d.identity.unwrap_or_default(), d.created_at.to_string()));
+        }
+    }
+    sent
+}
+
+#[test]
+fn a_weekly_recurring_campaign_runs_every_chosen_weekday_for_a_month() {
+    let store = store_of(1);
+    let mut runner = Runner::default();
+    let when = json!({"type": "recurring", "start": "20261201 09:00",
+                      "repeat": {"every": 1, "unit": "weeks", "weekdays": ["tue", "fri"]}, "end": {"on": "20261231"}});
+    runner.add(scheduled(1, when, at("2026-11-30T00:00:00Z")));
+    assert_eq!(runner.status(1, at("2026-11-30T00:00:00Z")), Some(Status::Scheduled));
+    let sent = run_until(&mut runner, &store, at("2026-12-15T00:00:00Z"));
+    let times: Vec<&str> = sent.iter().map(|(_, t)| t.as_str()).collect();
+    // 2026-12-01 is a Tuesday.
+    assert_eq!(times, ["2026-12-01T09:00:00Z", "2026-12-04T09:00:00Z", "2026-12-08T09:00:00Z", "2026-12-11T09:00:00Z"]);
+    assert_eq!(runner.status(1, at("2026-12-15T00:00:00Z")), Some(Status::AwaitingNextRun));
+    let rest = run_until(&mut runner, &store, at("2027-02-01T00:00:00Z"));
+    assert_eq!(rest.len(), 5, "15, 18, 22, 25 and 29 December");
+    assert_eq!(runner.status(1, at("2027-02-01T00:00:00Z")), Some(Status::Completed));
+    assert_eq!(runner.report(1).unwrap().runs.len(), 9);
+}
+
+#[test]
+fn in_the_users_time_zone_a_passed_time_is_dropped_or_served_the_next_day() {
+    let mut store = MemoryStore::new();
+    for (user, tz) in [("india", "Asia/Kolkata"), ("newyork", "America/New_York")] {
+        store.upload_profile((IdentityKind::Identity, user), &props(json!({"Tz": tz})), t(0));
+    }
+    let published = at("2026-12-01T05:00:00Z");
+    for (id, wrap, expected) in [
+        (1, false, vec![("newyork", "2026-12-01T14:00:00Z")]),
+        (2, true, vec![("newyork", "2026-12-01T14:00:00Z"), ("india", "2026-12-02T03:30:00Z")]),
+    ] {
+        let mut runner = Runner::default();
+        let when = json!({"type": "later", "delivery_date_time": ["20261201 09:00"], "delivery_timezone": "user",
+                          "user_timezone_wrap_around": wrap});
+        runner.add(scheduled(id, when, published));
+        let sent = run_until(&mut runner, &store, at("2026-12-03T00:00:00Z"));
+        let sent: Vec<(&str, &str)> = sent.iter().map(|(u, t)| (u.as_str(), t.as_str())).collect();
+        assert_eq!(sent, expected, "wrap around: {wrap}");
+        let dropped = runner.report(id).unwrap().total().dropped.get(&DropReason::TimePassed).copied();
+        assert_eq!(dropped, if wrap { None } else { Some(1) });
+    }
+}
+
+#[test]
+fn dnd_delays_to_the_end_of_the_window_or_discards() {
+    let store = store_of(1);
+    for (state, expected) in [("delay", vec!["2026-12-02T08:00:00Z"]), ("discard", vec![])] {
+        let mut runner = Runner::default();
+        let when = json!({"type": "later", "delivery_date_time": ["20261201 23:00"],
+                          "dnd": {"from": "22:00", "to": "08:00", "message_state": state, "dnd_timezone": "account"}});
+        runner.add(scheduled(1, when, at("2026-12-01T00:00:00Z")));
+        let sent = run_until(&mut runner, &store, at("2026-12-03T00:00:00Z"));
+        let times: Vec<&str> = sent.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(times, expected, "{state}");
+        let discarded = runner.report(1).unwrap().total().dropped.get(&DropReason::DndDiscard).copied();
+        assert_eq!(discarded, (state == "discard").then_some(1));
+    }
 }

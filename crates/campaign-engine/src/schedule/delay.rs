@@ -61,6 +61,9 @@ impl DelayUnit {
 }
 
 impl Delay {
+    /// No delay.
+    pub const ZERO: Delay = Delay { value: 0, unit: DelayUnit::Seconds };
+
     /// `value` `unit`s, if no longer than 366 days.
     pub fn new(value: u32, unit: DelayUnit) -> Option<Self> {
         (u64::from(value) * unit.seconds() <= MAX_SECONDS).then_some(Self { value, unit })

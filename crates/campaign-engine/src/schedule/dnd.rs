@@ -115,6 +115,11 @@ fn first_instant_reading(wall: DateTime, at: Timestamp, zone: &TimeZone) -> Time
 }
 
 impl Dnd {
+    /// Reads `{"from": "22:00", "to": "08:00", "message_state": "delay"|"discard", "dnd_timezone": "user"|"account"}`.
+    pub fn parse(json: &serde_json::Value, path: &str) -> Result<Dnd, crate::FieldError> {
+        super::parse::dnd(json, path)
+    }
+
     /// What DND makes of a message due at `at` for a user in `user` (their zone, already fallen back to the
     /// account's when unknown: see [`super::user_zone`]); `account_window` is the account's DND hours, used when
     /// the campaign gives none. No window at all means no DND.

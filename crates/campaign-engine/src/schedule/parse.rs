@@ -145,7 +145,7 @@ fn window(fields: &Fields<'_>) -> Result<Window, FieldError> {
 }
 
 /// The `dnd` object: `message_state`, `dnd_timezone`, and our `from` / `to`.
-fn dnd(value: &Value, path: &str) -> Result<Dnd, FieldError> {
+pub(super) fn dnd(value: &Value, path: &str) -> Result<Dnd, FieldError> {
     let fields = Fields::new(value, path, &["message_state", "dnd_timezone", "from", "to"])?;
     let state = fields.required("message_state", "\"delay\" or \"discard\"", |s| match s {
         "delay" => Some(DndState::Delay),

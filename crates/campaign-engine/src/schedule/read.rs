@@ -4,22 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::field_error::FieldError;
 
-/// The JSON type of a value, for messages ("a number", "an object").
-pub(super) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// `path.key`, or `key` at the top.
-pub(super) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
-}
+pub(super) use crate::field_error::{join, kind};
 
 /// A JSON object being read, with the path the caller wrote to reach it.
 pub(super) struct Fields<'a> {
@@ -33,12 +18,7 @@ impl<'a> Fields<'a> {
         let Value::Object(obj) = value else {
             return Err(FieldError::new(path, format!("must be an object, not {}", kind(value))));
         };
-        if let Some(key) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(FieldError::new(
-                join(path, key),
-                format!("unknown field; the fields are {}", allowed.join(", ")),
-            ));
-        }
+        crate::field_error::known_keys(obj, path, allowed)?;
         Ok(Self { obj, path })
     }
 
