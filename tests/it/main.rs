@@ -11,4 +11,5 @@ mod inkit_faults;
 mod inkit_history;
 mod inkit_journal;
 mod inkit_python_sdk;
+mod pipeline;
 mod preview_cli;

@@ -1,0 +1,141 @@
+//! Between the engine and the dispatcher: a campaign's content registered with the dispatcher the first
+//! time one of its deliveries is handed over, the engine's deliveries turned into the dispatcher's, and
+//! every final outcome told back to the engine, whose reports and `Webhook Delivered` events follow.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use campaign_engine::Engine;
+use campaign_engine::campaign::Campaign;
+use campaign_engine::campaign::content::{BodyFormat, Content as EngineContent};
+use campaign_engine::delivery::Delivery as EngineDelivery;
+use campaign_engine::runner::Outcome;
+use webhook_dispatcher::body::ContentFormat;
+use webhook_dispatcher::delivery::{Delivery, DeliveryState};
+use webhook_dispatcher::dispatcher::{CampaignContent, DispatchError, Dispatcher, OutcomeSink};
+use webhook_dispatcher::payload::ProfileFields;
+use webhook_dispatcher::webhook::Content;
+
+/// The engine, shared by the API, the bridge and the pipeline's loop.
+pub type SharedEngine = Arc<Mutex<Engine>>;
+
+/// Locks the engine; a panic elsewhere while it was held leaves it usable (each operation is complete or
+/// not started).
+pub fn lock(engine: &SharedEngine) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The dispatcher's form of a campaign's content.
+pub fn campaign_content(campaign: &Campaign) -> CampaignContent {
+    let content = match &campaign.content {
+        EngineContent::CustomBody { body, format } => Content::CustomBody {
+            source: body.clone(),
+            format: match format {
+                BodyFormat::Json => ContentFormat::Json,
+                BodyFormat::Text => ContentFormat::Text,
+            },
+        },
+        EngineContent::KeyValues { key_values } => {
+            Content::KeyValues { key_values: key_values.clone(), fields: ProfileFields::default() }
+        }
+    };
+    CampaignContent {
+        campaign_id: campaign.id,
+        name: campaign.name.clone(),
+        webhook: campaign.webhook.clone(),
+        content,
+    }
+}
+
+/// The dispatcher's form of an engine delivery.
+pub fn dispatcher_delivery(d: EngineDelivery) -> Delivery {
+    Delivery {
+        id: d.id,
+        trace_id: d.trace_id,
+        object_id: d.object_id,
+        identity: d.identity,
+        webhook: d.webhook,
+        campaign_id: d.campaign_id,
+        campaign_name: d.campaign_name,
+        profile: d.profile,
+        event: d.event,
+        created_at: d.created_at,
+    }
+}
+
+/// Hands the engine's deliveries to the dispatcher.
+pub struct Bridge {
+    engine: SharedEngine,
+    dispatcher: Arc<Dispatcher>,
+    /// Campaigns whose content the dispatcher has.
+    registered: Mutex<HashSet<u64>>,
+}
+
+impl Bridge {
+    pub fn new(engine: SharedEngine, dispatcher: Arc<Dispatcher>) -> Self {
+        Bridge { engine, dispatcher, registered: Mutex::new(HashSet::new()) }
+    }
+
+    /// Registers (or re-registers, after an edit) a campaign's content with the dispatcher: a body that
+    /// does not compile is refused here, with its line and column.
+    pub fn register(&self, campaign: &Campaign) -> Result<(), DispatchError> {
+        self.dispatcher.add_campaign(campaign_content(campaign))?;
+        self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(campaign.id);
+        Ok(())
+    }
+
+    /// Takes every delivery the engine has made by now and hands it to the dispatcher. A delivery whose
+    /// campaign the dispatcher cannot take (its body does not compile, its webhook is gone) is settled at
+    /// once as not sent, with the reason, so the report still adds up. Returns how many were handed over.
+    pub fn pump(&self) -> Result<usize, DispatchError> {
+        let (deliveries, campaigns) = {
+            let mut engine = lock(&self.engine);
+            let deliveries = engine.take_deliveries();
+            let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+            let mut new: Vec<Campaign> = Vec::new();
+            for d in &deliveries {
+                if !registered.contains(&d.campaign_id) && !new.iter().any(|c| c.id == d.campaign_id) {
+                    new.extend(engine.campaign(d.campaign_id).cloned());
+                }
+            }
+            (deliveries, new)
+        };
+        let mut refused: Vec<(u64, String)> = Vec::new();
+        for campaign in &campaigns {
+            if let Err(e) = self.register(campaign) {
+                refused.push((campaign.id, e.to_string()));
+            }
+        }
+        let (sendable, unsendable): (Vec<_>, Vec<_>) =
+            deliveries.into_iter().partition(|d| !refused.iter().any(|(id, _)| *id == d.campaign_id));
+        if !unsendable.is_empty() {
+            let mut engine = lock(&self.engine);
+            for d in unsendable {
+                let reason = refused.iter().find(|(id, _)| *id == d.campaign_id).map(|(_, r)| r.clone());
+                engine.settle(&d.id, &Outcome::NotSent(reason.unwrap_or_default()));
+            }
+        }
+        let count = sendable.len();
+        if count > 0 {
+            self.dispatcher.submit(sendable.into_iter().map(dispatcher_delivery).collect())?;
+        }
+        Ok(count)
+    }
+}
+
+/// Tells the engine each delivery's final state.
+pub struct EngineSink {
+    pub engine: SharedEngine,
+}
+
+impl OutcomeSink for EngineSink {
+    fn settled(&self, delivery: &Delivery, state: &DeliveryState, _attempts: u32) {
+        let outcome = match state {
+            DeliveryState::Delivered { .. } => Outcome::Delivered,
+            DeliveryState::DeadLetter { reason, .. } => Outcome::Failed(reason.clone()),
+            DeliveryState::NotSent { reason, .. } => Outcome::NotSent(reason.clone()),
+            DeliveryState::Pending { .. } => return,
+        };
+        lock(&self.engine).settle(&delivery.id, &outcome);
+    }
+}

@@ -1,0 +1,16 @@
+//! The whole CleverTap → webhook → Inkit flow in one process: the campaign engine decides who gets a
+//! mailer, the webhook dispatcher renders and sends it, the mock Inkit server stores it in History, and
+//! the outcomes go back to the engine's reports. This is the only crate that knows all three.
+//!
+//! - `config`: what to start, where, with which clock and storage.
+//! - `bridge`: the engine's deliveries handed to the dispatcher, and its outcomes handed back.
+//! - `pipeline`: the running services, stepped through simulated time or left to run in real time.
+//! - `setup`: webhooks and campaigns created as in the dashboard (test request, body compiled at save).
+
+pub mod bridge;
+pub mod config;
+pub mod pipeline;
+pub mod setup;
+
+pub use config::{PipelineConfig, Storage, TimeMode};
+pub use pipeline::{Pipeline, PipelineError};
