@@ -86,13 +86,14 @@ async fn a_send_now_campaign_puts_one_document_per_user_in_history_and_the_repor
     assert_eq!(ada["template_id"], "tmpl_SeedLetter000000000001");
     let delivery_id = ada["request_headers"]["idempotency-key"].as_str().expect("a delivery id");
     assert!(delivery_id.starts_with(&format!("{id}-r0-")), "{delivery_id}");
-    let engine = lock(&pipeline.engine);
-    let report = engine.report(id).expect("a report").total();
-    assert_eq!((report.qualified, report.handed, report.delivered, report.in_flight()), (3, 3, 3, 0));
-    let object_id = &engine.store().find(campaign_engine::profile::IdentityKind::Identity, "ada").unwrap().object_id;
-    let events = engine.store().events_of(object_id);
-    assert!(events.iter().any(|e| e.name == WEBHOOK_DELIVERED), "Webhook Delivered recorded: {events:?}");
-    drop(engine);
+    {
+        let engine = lock(&pipeline.engine);
+        let report = engine.report(id).expect("a report").total();
+        assert_eq!((report.qualified, report.handed, report.delivered, report.in_flight()), (3, 3, 3, 0));
+        let ada = engine.store().find(campaign_engine::profile::IdentityKind::Identity, "ada").expect("ada");
+        let events = engine.store().events_of(&ada.object_id);
+        assert!(events.iter().any(|e| e.name == WEBHOOK_DELIVERED), "Webhook Delivered recorded: {events:?}");
+    }
     pipeline.shutdown().await;
 }
 
