@@ -48,5 +48,6 @@ mod template;
 pub use config::{ApiToken, DEFAULT_TOKEN, MockConfig, Storage};
 pub use error::{ApiError, ErrorKind};
 pub use faults::{FaultPlan, FaultRule, PlanError};
+pub use history::{EntryKind, HistoryEntry};
 pub use server::serve;
 pub use state::{Inkit, StartError};

@@ -10,6 +10,7 @@ use campaign_engine::campaign::Campaign;
 use campaign_engine::campaign::content::{BodyFormat, Content as EngineContent};
 use campaign_engine::delivery::Delivery as EngineDelivery;
 use campaign_engine::runner::Outcome;
+use clock::Clock;
 use webhook_dispatcher::body::ContentFormat;
 use webhook_dispatcher::delivery::{Delivery, DeliveryState};
 use webhook_dispatcher::dispatcher::{CampaignContent, DispatchError, Dispatcher, OutcomeSink};
@@ -123,19 +124,71 @@ impl Bridge {
     }
 }
 
-/// Tells the engine each delivery's final state.
+/// Figures of the deliveries settled so far, for summaries and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct Settled {
+    pub delivered: u64,
+    pub failed: u64,
+    pub not_sent: u64,
+    /// Settled after more than one attempt.
+    pub retried: u64,
+    /// From the engine making the delivery to its final answer, in milliseconds, in the order settled.
+    pub latencies_ms: Vec<f64>,
+}
+
+impl Settled {
+    pub fn total(&self) -> u64 {
+        self.delivered + self.failed + self.not_sent
+    }
+
+    /// The latency at percentile `p` (0 to 100), by nearest rank.
+    pub fn latency_percentile(&self, p: f64) -> Option<f64> {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+    }
+}
+
+/// Tells the engine each delivery's final state, and keeps the figures.
 pub struct EngineSink {
-    pub engine: SharedEngine,
+    engine: SharedEngine,
+    clock: Arc<dyn Clock>,
+    settled: Mutex<Settled>,
+}
+
+impl EngineSink {
+    pub fn new(engine: SharedEngine, clock: Arc<dyn Clock>) -> Self {
+        EngineSink { engine, clock, settled: Mutex::new(Settled::default()) }
+    }
+
+    /// The figures so far.
+    pub fn settled(&self) -> Settled {
+        self.settled.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl OutcomeSink for EngineSink {
-    fn settled(&self, delivery: &Delivery, state: &DeliveryState, _attempts: u32) {
+    fn settled(&self, delivery: &Delivery, state: &DeliveryState, attempts: u32) {
         let outcome = match state {
             DeliveryState::Delivered { .. } => Outcome::Delivered,
             DeliveryState::DeadLetter { reason, .. } => Outcome::Failed(reason.clone()),
             DeliveryState::NotSent { reason, .. } => Outcome::NotSent(reason.clone()),
             DeliveryState::Pending { .. } => return,
         };
+        {
+            let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
+            match outcome {
+                Outcome::Delivered => settled.delivered += 1,
+                Outcome::Failed(_) => settled.failed += 1,
+                Outcome::NotSent(_) => settled.not_sent += 1,
+            }
+            if attempts > 1 {
+                settled.retried += 1;
+            }
+            let latency = self.clock.now().duration_since(delivery.created_at).as_secs_f64() * 1000.0;
+            settled.latencies_ms.push(latency.max(0.0));
+        }
         lock(&self.engine).settle(&delivery.id, &outcome);
     }
 }

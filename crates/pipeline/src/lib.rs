@@ -6,11 +6,13 @@
 //! - `bridge`: the engine's deliveries handed to the dispatcher, and its outcomes handed back.
 //! - `pipeline`: the running services, stepped through simulated time or left to run in real time.
 //! - `setup`: webhooks and campaigns created as in the dashboard (test request, body compiled at save).
+//! - `synthetic`: deterministic synthetic users for the demo and benchmarks.
 
 pub mod bridge;
 pub mod config;
 pub mod pipeline;
 pub mod setup;
+pub mod synthetic;
 
 pub use config::{PipelineConfig, Storage, TimeMode};
 pub use pipeline::{Pipeline, PipelineError};

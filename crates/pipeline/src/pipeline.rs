@@ -43,6 +43,8 @@ pub struct Pipeline {
     pub engine: SharedEngine,
     pub dispatcher: Arc<Dispatcher>,
     pub bridge: Arc<Bridge>,
+    /// Outcomes as they settle, with their figures ([`EngineSink::settled`]).
+    pub sink: Arc<EngineSink>,
     pub inkit: Arc<Inkit>,
     inkit_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -95,11 +97,22 @@ impl Pipeline {
         }));
 
         let engine: SharedEngine = Arc::new(std::sync::Mutex::new(Engine::new(clock.clone())));
-        let sink = Arc::new(EngineSink { engine: engine.clone() });
-        let dispatcher = Arc::new(Dispatcher::new(config.dispatcher.clone(), clock.clone(), outbox, sink));
+        let sink = Arc::new(EngineSink::new(engine.clone(), clock.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(config.dispatcher.clone(), clock.clone(), outbox, sink.clone()));
         let bridge = Arc::new(Bridge::new(engine.clone(), dispatcher.clone()));
-        let mut pipeline =
-            Pipeline { config, clock, manual, engine, dispatcher, bridge, inkit, inkit_addr, stop, tasks: Vec::new() };
+        let mut pipeline = Pipeline {
+            config,
+            clock,
+            manual,
+            engine,
+            dispatcher,
+            bridge,
+            sink,
+            inkit,
+            inkit_addr,
+            stop,
+            tasks: Vec::new(),
+        };
         pipeline.tasks = tasks;
         if pipeline.manual.is_none() {
             pipeline.start_background();
