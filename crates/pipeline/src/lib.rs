@@ -7,12 +7,14 @@
 //! - `pipeline`: the running services, stepped through simulated time or left to run in real time.
 //! - `setup`: webhooks and campaigns created as in the dashboard (test request, body compiled at save).
 //! - `synthetic`: deterministic synthetic users for the demo and benchmarks.
+//! - `trace`: one delivery followed from its trigger through every attempt to its History entries.
 
 pub mod bridge;
 pub mod config;
 pub mod pipeline;
 pub mod setup;
 pub mod synthetic;
+pub mod trace;
 
 pub use config::{PipelineConfig, Storage, TimeMode};
 pub use pipeline::{Pipeline, PipelineError};

@@ -28,6 +28,7 @@ enum Command {
     Preview(commands::preview::PreviewArgs),
     TestSend(commands::test_send::TestSendArgs),
     Dlq(commands::dlq::DlqArgs),
+    Trace(commands::trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
             Command::Preview(args) => commands::preview::run(args),
             Command::TestSend(args) => commands::test_send::run(args).await,
             Command::Dlq(args) => commands::dlq::run(args),
+            Command::Trace(args) => commands::trace::run(args),
         }
     });
     match result {

@@ -5,3 +5,4 @@ pub mod dlq;
 pub mod inkit;
 pub mod preview;
 pub mod test_send;
+pub mod trace;
