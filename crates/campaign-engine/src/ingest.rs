@@ -11,7 +11,13 @@ use crate::upload::{Record, UploadError, UploadOutcome, validate_upload};
 /// Validates `body` (`{"d": [...]}`) and applies its valid records to `store`, at `now`.
 pub fn ingest(store: &mut MemoryStore, body: &Value, now: Timestamp) -> Result<UploadOutcome, UploadError> {
     let validated = validate_upload(body, now)?;
-    for (_, record) in validated.records {
+    apply_records(store, validated.records, now);
+    Ok(validated.outcome)
+}
+
+/// Applies validated records (from [`validate_upload`]) to `store`, in order, at `now`.
+pub fn apply_records(store: &mut MemoryStore, records: Vec<(usize, Record)>, now: Timestamp) {
+    for (_, record) in records {
         let (who, also) = match &record {
             Record::Profile { who, also, .. } | Record::Event { who, also, .. } => (who.clone(), also.clone()),
         };
@@ -25,7 +31,6 @@ pub fn ingest(store: &mut MemoryStore, body: &Value, now: Timestamp) -> Result<U
             store.link(&object_id, kind, &id);
         }
     }
-    Ok(validated.outcome)
 }
 
 #[cfg(test)]

@@ -6,13 +6,17 @@
 //! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
+//! - `delete`: CleverTap's profile deletion, by identity and CleverTap ID.
+//! - `journal`: the append-only log of accepted changes that makes the engine durable (memory or SQLite).
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
 //! - `engine`: all of it as one value, reading one clock.
 
+pub mod delete;
 pub mod engine;
 pub mod event;
 pub mod field_error;
 pub mod ingest;
+pub mod journal;
 pub mod profile;
 pub mod query;
 pub mod store;
@@ -20,3 +24,4 @@ pub mod upload;
 
 pub use engine::Engine;
 pub use field_error::FieldError;
+pub use journal::{Journal, JournalError, MemoryJournal, SqliteJournal};
