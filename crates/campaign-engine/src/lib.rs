@@ -4,6 +4,7 @@
 //!
 //! - `profile`, `event`: what CleverTap knows about a user and what the user did.
 //! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
+//! - `upload_file`: files in the upload format, loaded in chunks, each record named by its line.
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
 //! - `delete`: CleverTap's profile deletion, by identity and CleverTap ID.
@@ -21,6 +22,7 @@ pub mod profile;
 pub mod query;
 pub mod store;
 pub mod upload;
+pub mod upload_file;
 
 pub use engine::Engine;
 pub use field_error::FieldError;

@@ -23,6 +23,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Engine(commands::engine::EngineArgs),
     Inkit(commands::inkit::InkitArgs),
     Preview(commands::preview::PreviewArgs),
     TestSend(commands::test_send::TestSendArgs),
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Engine(args) => commands::engine::run(args).await,
             Command::Inkit(args) => commands::inkit::run(args).await,
             Command::Preview(args) => commands::preview::run(args),
             Command::TestSend(args) => commands::test_send::run(args).await,

@@ -1,6 +1,7 @@
 //! One module per `tapink` subcommand.
 
 pub mod dlq;
+pub mod engine;
 pub mod inkit;
 pub mod preview;
 pub mod test_send;
