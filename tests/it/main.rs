@@ -3,6 +3,10 @@
 
 mod dispatch;
 mod dispatch_cli;
+mod engine_api;
+mod engine_bad_input;
+mod engine_cli;
+mod engine_node_client;
 mod inkit_api;
 mod inkit_bad_input;
 mod inkit_cli;
