@@ -332,3 +332,46 @@ async fn send_chunked(url: &str, path: &str, body: &[u8]) -> String {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// A journal that refuses every append, as a full disk would.
+struct FullDisk;
+
+impl campaign_engine::Journal for FullDisk {
+    fn append(&mut self, _: &str, _: clock::Timestamp, _: &Value) -> Result<(), campaign_engine::JournalError> {
+        Err(campaign_engine::JournalError::Write("disk full".into()))
+    }
+
+    fn replay(
+        &mut self,
+        _: &mut dyn FnMut(&str, clock::Timestamp, Value) -> Result<(), campaign_engine::JournalError>,
+    ) -> Result<(), campaign_engine::JournalError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn when_the_journal_cannot_write_changes_answer_500_and_nothing_changes() {
+    // arrange
+    let clock = std::sync::Arc::new(clock::ManualClock::new("2026-11-27T09:00:00Z".parse().unwrap()));
+    let engine = campaign_engine::Engine::open(clock.clone(), Box::new(FullDisk)).unwrap();
+    let server = EngineServer::serve(engine, clock, EngineApiConfig::default()).await;
+    let client = server.client();
+    let before = server.stored();
+
+    // act
+    let upload = client.upload(json!([{"type": "profile", "identity": "ada", "profileData": {}}])).await;
+    let dry_run = client
+        .post("/1/upload?dryRun=1", &json!({"d": [{"type": "profile", "identity": "ada", "profileData": {}}]}))
+        .await;
+
+    // assert
+    assert_refused(
+        &server,
+        &before,
+        &upload,
+        500,
+        "The upload could not be stored, nothing was applied; try again. cannot write to the engine journal: disk full",
+    );
+    assert_eq!(dry_run.status, 200, "a dry run stores nothing, so it still answers: {}", dry_run.text());
+    assert_eq!(client.profile("identity=ada").await.status, 404);
+}
