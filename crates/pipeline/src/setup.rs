@@ -3,7 +3,7 @@
 //! is reported at save time with its line and column, as CleverTap does on "Done").
 
 use campaign_engine::FieldError;
-use campaign_engine::campaign::spec::{CampaignSpec, parse_campaign};
+use campaign_engine::campaign::spec::CampaignSpec;
 use campaign_engine::engine::CampaignError;
 use webhook_dispatcher::client::Answer;
 use webhook_dispatcher::dispatcher::{DispatchError, WebhookSettings};
@@ -22,6 +22,8 @@ pub enum WebhookSetupError {
     /// CleverTap saves a webhook only when its test request is answered HTTP 200.
     #[error("the webhook's test request was not answered HTTP 200: {0}")]
     TestFailed(String),
+    #[error("the webhook could not be stored: {0}")]
+    NotStored(String),
 }
 
 /// Why a campaign was not saved.
@@ -54,7 +56,7 @@ impl Pipeline {
         } else {
             self.dispatcher.add_webhook(settings)?;
         }
-        lock(&self.engine).add_webhook(&name);
+        lock(&self.engine).add_webhook(&name).map_err(|e| WebhookSetupError::NotStored(e.to_string()))?;
         Ok(())
     }
 
@@ -63,9 +65,7 @@ impl Pipeline {
     /// with the campaign's id.
     pub fn save_campaign(&self, json: &serde_json::Value) -> Result<CampaignSpec, CampaignSetupError> {
         let mut engine = lock(&self.engine);
-        let zone = engine.account().time_zone.clone();
-        let id = engine.next_campaign_id();
-        let spec = parse_campaign(json, id, engine.now(), &zone)?;
+        let spec = engine.read_campaign(json)?;
         if spec.estimate_only {
             return Ok(spec);
         }
@@ -73,7 +73,7 @@ impl Pipeline {
             return Err(CampaignError::UnknownWebhook(spec.campaign.webhook.clone()).into());
         }
         self.bridge.register(&spec.campaign)?;
-        engine.add_campaign(spec.campaign.clone())?;
+        engine.save_campaign(json, &spec)?;
         Ok(spec)
     }
 }

@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Demo(commands::demo::DemoArgs),
+    Engine(commands::engine::EngineArgs),
     Inkit(commands::inkit::InkitArgs),
     Preview(commands::preview::PreviewArgs),
     TestSend(commands::test_send::TestSendArgs),
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => commands::demo::run(args).await,
+            Command::Engine(args) => commands::engine::run(args).await,
             Command::Inkit(args) => commands::inkit::run(args).await,
             Command::Preview(args) => commands::preview::run(args),
             Command::TestSend(args) => commands::test_send::run(args).await,

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod dlq;
+pub mod engine;
 pub mod inkit;
 pub mod preview;
 pub mod test_send;
