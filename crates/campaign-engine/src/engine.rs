@@ -7,7 +7,6 @@
 //! entry at the instant it was accepted, with the campaigns' due work done in between, so the same deliveries
 //! (with the same ids) come out again: the dispatcher's outbox keeps each once.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use clock::{Clock, Timestamp};
@@ -37,7 +36,7 @@ const CAMPAIGN: &str = "campaign";
 /// Journal kind of a publication or a stop: `{"id": ID}`.
 const PUBLISH: &str = "publish";
 const STOP: &str = "stop";
-/// Journal kind of a webhook name made known: `{"name": NAME}`.
+/// Journal kind of a webhook made known: `{"name": NAME, "definition": <its JSON, or null>}`.
 const WEBHOOK: &str = "webhook";
 
 /// The system event raised on a user when a webhook to them was delivered (clevertap.md 3.3).
@@ -64,12 +63,15 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     store: MemoryStore,
     runner: Runner,
-    webhooks: BTreeSet<String>,
+    /// Webhooks by name, with their definitions.
+    webhooks: std::collections::BTreeMap<String, Value>,
     last_campaign_id: u64,
     /// Deliveries made and not yet taken by [`Engine::take_deliveries`].
     ready: Vec<Delivery>,
     /// Where each accepted change is appended before it is applied, so [`Engine::open`] can rebuild the engine.
     journal: Box<dyn Journal>,
+    /// Each campaign's JSON as it was saved, to show it back.
+    sources: std::collections::HashMap<u64, Value>,
 }
 
 impl Engine {
@@ -83,10 +85,11 @@ impl Engine {
             clock,
             store: MemoryStore::new(),
             runner: Runner::new(account),
-            webhooks: BTreeSet::new(),
+            webhooks: std::collections::BTreeMap::new(),
             last_campaign_id: 0,
             ready: Vec::new(),
             journal: Box::new(MemoryJournal::new()),
+            sources: std::collections::HashMap::new(),
         }
     }
 
@@ -196,18 +199,26 @@ impl Engine {
         self.runner.on_event(&self.store, &event, n, now);
     }
 
-    /// Makes a webhook name known, so campaigns can name it.
-    pub fn add_webhook(&mut self, name: &str) -> Result<(), JournalError> {
-        if self.webhooks.contains(name) {
+    /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the
+    /// pipeline to set the dispatcher up again after a restart; `null` when only the name is known). A webhook
+    /// of the same name is replaced.
+    pub fn add_webhook(&mut self, name: &str, definition: &Value) -> Result<(), JournalError> {
+        if self.webhooks.get(name) == Some(definition) {
             return Ok(());
         }
-        self.journal.append(WEBHOOK, self.now(), &json!({"name": name}))?;
-        self.webhooks.insert(name.to_owned());
+        self.journal.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
+        self.webhooks.insert(name.to_owned(), definition.clone());
         Ok(())
     }
 
+    /// The names of the webhooks, in order.
     pub fn webhooks(&self) -> impl Iterator<Item = &str> {
-        self.webhooks.iter().map(String::as_str)
+        self.webhooks.keys().map(String::as_str)
+    }
+
+    /// A webhook's definition as given to [`Engine::add_webhook`].
+    pub fn webhook_definition(&self, name: &str) -> Option<&Value> {
+        self.webhooks.get(name)
     }
 
     /// A fresh campaign id: the clock's epoch seconds (CleverTap's are "typically 10-digit epoch-based"), or one
@@ -230,11 +241,17 @@ impl Engine {
     /// unless a draft). Its webhook must be known.
     pub fn save_campaign(&mut self, json: &Value, spec: &CampaignSpec) -> Result<u64, CampaignError> {
         let campaign = &spec.campaign;
-        if !self.webhooks.contains(&campaign.webhook) {
+        if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook.clone()));
         }
         self.journal.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
+        self.sources.insert(campaign.id, json.clone());
         Ok(self.add_campaign(campaign.clone()))
+    }
+
+    /// A campaign's JSON as it was saved.
+    pub fn campaign_source(&self, id: u64) -> Option<&Value> {
+        self.sources.get(&id)
     }
 
     fn add_campaign(&mut self, campaign: Campaign) -> u64 {
@@ -266,7 +283,7 @@ impl Engine {
         if let Some((_, part, _)) = changed.iter().find(|(p, _, changed)| *changed && !status.allows(*p)) {
             return Err(CampaignError::NotEditable { id, status, part });
         }
-        if !self.webhooks.contains(&campaign.webhook) {
+        if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook));
         }
         self.runner.replace(campaign);
@@ -334,12 +351,13 @@ impl Engine {
             }
             WEBHOOK => {
                 let name = body["name"].as_str().ok_or_else(|| corrupt("a webhook without a name".into()))?;
-                self.webhooks.insert(name.to_owned());
+                self.webhooks.insert(name.to_owned(), body["definition"].clone());
             }
             CAMPAIGN => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt("a campaign without an id".into()))?;
                 let zone = self.account().time_zone.clone();
                 let spec = parse_campaign(&body["campaign"], id, at, &zone).map_err(|e| corrupt(e.to_string()))?;
+                self.sources.insert(id, body["campaign"].clone());
                 self.add_campaign(spec.campaign);
             }
             PUBLISH | STOP => {
@@ -372,7 +390,7 @@ mod tests {
     fn engine() -> (Engine, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap()));
         let mut engine = Engine::new(clock.clone());
-        engine.add_webhook("inkit").unwrap();
+        engine.add_webhook("inkit", &Value::Null).unwrap();
         (engine, clock)
     }
 
@@ -440,7 +458,7 @@ mod tests {
             Engine::open(clock.clone(), Box::new(journal)).unwrap()
         };
         let mut first = open(&clock);
-        first.add_webhook("inkit").unwrap();
+        first.add_webhook("inkit", &Value::Null).unwrap();
         first
             .upload(&json!({"d": [{"type": "profile", "identity": "a", "profileData": {"Name": "A"}},
                                   {"type": "profile", "identity": "b", "profileData": {"Name": "B"}}]}))

@@ -30,8 +30,11 @@
 //! - `auth.rs`: the account check. `error.rs`: every error, in CleverTap's envelope.
 //! - `cursors.rs`: query snapshots and their cursors. `records.rs`: how profiles and events are shown.
 //! - `params.rs`, `json_body.rs`: reading query strings and bodies. `config.rs`, `state.rs`: the rest.
+//! - `channel.rs`: what the API asks of the webhook channel when the pipeline wires one in.
 
 mod auth;
+mod campaign_view;
+pub mod channel;
 mod config;
 mod cursors;
 mod error;
@@ -45,4 +48,4 @@ mod state;
 pub use config::{Account, ConfigError, DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE, EngineApiConfig};
 pub use error::ApiError;
 pub use routes::ROUTES;
-pub use server::serve;
+pub use server::{serve, serve_with_channel};

@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::channel::Channel;
 use crate::config::EngineApiConfig;
 use crate::error::ApiError;
 use crate::routes::router;
@@ -36,8 +37,20 @@ pub async fn serve(
     config: EngineApiConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with_channel(listener, engine, config, None, shutdown).await
+}
+
+/// [`serve`], with the webhook channel the campaign routes use to check content, create webhooks, preview and
+/// send tests (the pipeline's dispatcher).
+pub async fn serve_with_channel(
+    listener: TcpListener,
+    engine: Arc<Mutex<Engine>>,
+    config: EngineApiConfig,
+    channel: Option<Arc<dyn Channel>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     config.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let state = Arc::new(ApiState::new(engine, config));
+    let state = Arc::new(ApiState::new(engine, config).with_channel(channel));
     let router = router(state.clone());
     let connections = Arc::new(Semaphore::new(state.config.max_connections));
     let graceful = GracefulShutdown::new();

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use campaign_engine::Engine;
 use clock::{Clock, Timestamp};
 
+use crate::channel::Channel;
 use crate::config::EngineApiConfig;
 use crate::cursors::Cursors;
 
@@ -17,13 +18,20 @@ pub struct ApiState {
     clock: Arc<dyn Clock>,
     /// Open query snapshots. Never locked while the engine is: take what is needed from one, then the other.
     cursors: Mutex<Cursors>,
+    /// The webhook channel, when the pipeline wires one in.
+    pub channel: Option<Arc<dyn Channel>>,
 }
 
 impl ApiState {
     pub fn new(engine: Arc<Mutex<Engine>>, config: EngineApiConfig) -> Self {
         let clock = lock(&engine).clock().clone();
         let cursors = Mutex::new(Cursors::new(config.cursor_ttl, config.max_cursors));
-        Self { engine, config, clock, cursors }
+        Self { engine, config, clock, cursors, channel: None }
+    }
+
+    pub fn with_channel(mut self, channel: Option<Arc<dyn Channel>>) -> Self {
+        self.channel = channel;
+        self
     }
 
     /// The engine, locked. A panic elsewhere while it was held does not take the API down: the engine's

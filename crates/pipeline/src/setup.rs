@@ -6,7 +6,7 @@ use campaign_engine::FieldError;
 use campaign_engine::campaign::spec::CampaignSpec;
 use campaign_engine::engine::CampaignError;
 use webhook_dispatcher::client::Answer;
-use webhook_dispatcher::dispatcher::{DispatchError, WebhookSettings};
+use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, WebhookSettings};
 use webhook_dispatcher::webhook::{Webhook, WebhookError, WebhookSpec};
 
 use crate::bridge::lock;
@@ -41,22 +41,9 @@ impl Pipeline {
     /// Creates a webhook. With `check`, CleverTap's test request is sent first and the webhook is saved only
     /// if it is answered HTTP 200; without, it is saved as it is.
     pub async fn create_webhook(&self, spec: WebhookSpec, check: bool) -> Result<(), WebhookSetupError> {
-        let webhook = Webhook::from_spec(spec)?;
-        let name = webhook.name().to_owned();
-        let settings = WebhookSettings::new(webhook);
-        if check {
-            match self.dispatcher.create_webhook(settings).await? {
-                Answer::Response { status: 200, .. } => {}
-                Answer::Response { status, body, .. } => {
-                    return Err(WebhookSetupError::TestFailed(format!("HTTP {status}: {body}")));
-                }
-                Answer::TimedOut => return Err(WebhookSetupError::TestFailed("no answer in time".into())),
-                Answer::ConnectionFailed { error } => return Err(WebhookSetupError::TestFailed(error)),
-            }
-        } else {
-            self.dispatcher.add_webhook(settings)?;
-        }
-        lock(&self.engine).add_webhook(&name).map_err(|e| WebhookSetupError::NotStored(e.to_string()))?;
+        let definition = spec.to_json();
+        let name = create_webhook(&self.dispatcher, spec, check).await?;
+        lock(&self.engine).add_webhook(&name, &definition).map_err(|e| WebhookSetupError::NotStored(e.to_string()))?;
         Ok(())
     }
 
@@ -75,5 +62,26 @@ impl Pipeline {
         self.bridge.register(&spec.campaign)?;
         engine.save_campaign(json, &spec)?;
         Ok(spec)
+    }
+}
+
+/// Creates a webhook in the dispatcher (with CleverTap's test request when `check`); returns its name.
+pub async fn create_webhook(
+    dispatcher: &Dispatcher,
+    spec: WebhookSpec,
+    check: bool,
+) -> Result<String, WebhookSetupError> {
+    let webhook = Webhook::from_spec(spec)?;
+    let name = webhook.name().to_owned();
+    let settings = WebhookSettings::new(webhook);
+    if !check {
+        dispatcher.add_webhook(settings)?;
+        return Ok(name);
+    }
+    match dispatcher.create_webhook(settings).await? {
+        Answer::Response { status: 200, .. } => Ok(name),
+        Answer::Response { status, body, .. } => Err(WebhookSetupError::TestFailed(format!("HTTP {status}: {body}"))),
+        Answer::TimedOut => Err(WebhookSetupError::TestFailed("no answer in time".into())),
+        Answer::ConnectionFailed { error } => Err(WebhookSetupError::TestFailed(error)),
     }
 }

@@ -30,6 +30,7 @@ enum Command {
     TestSend(commands::test_send::TestSendArgs),
     Dlq(commands::dlq::DlqArgs),
     Trace(commands::trace::TraceArgs),
+    Up(commands::up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             Command::TestSend(args) => commands::test_send::run(args).await,
             Command::Dlq(args) => commands::dlq::run(args),
             Command::Trace(args) => commands::trace::run(args),
+            Command::Up(args) => commands::up::run(args).await,
         }
     });
     match result {

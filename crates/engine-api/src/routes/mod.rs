@@ -1,11 +1,14 @@
 //! The routes of CleverTap's Server API that the engine serves, one file per resource. Adding a resource is
-//! one file and one `.route` line here (the Campaign API's `/1/targets/*.json` is the next).
+//! one file and one `.route` line here. Under `/tapink/v1` is our own API for what CleverTap's cannot express.
 
+mod campaigns;
 mod counts;
 mod delete;
 mod export;
 mod profile;
+mod targets;
 mod upload;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,6 +35,19 @@ pub const ROUTES: &[&str] = &[
     "POST /1/counts/profiles.json",
     "POST /1/counts/events.json",
     "POST /1/delete/profiles.json",
+    "POST /1/targets/create.json",
+    "POST /1/targets/list.json",
+    "POST /1/targets/result.json",
+    "POST /1/targets/stop.json",
+    "GET /tapink/v1/webhooks",
+    "POST /tapink/v1/webhooks",
+    "GET /tapink/v1/campaigns",
+    "POST /tapink/v1/campaigns",
+    "GET /tapink/v1/campaigns/{id}",
+    "POST /tapink/v1/campaigns/{id}/publish",
+    "POST /tapink/v1/campaigns/{id}/stop",
+    "POST /tapink/v1/campaigns/{id}/preview",
+    "POST /tapink/v1/campaigns/{id}/test",
 ];
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -43,6 +59,17 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/1/counts/profiles.json", post(counts::profiles))
         .route("/1/counts/events.json", post(counts::events))
         .route("/1/delete/profiles.json", post(delete::profiles))
+        .route("/1/targets/create.json", post(targets::create))
+        .route("/1/targets/list.json", post(targets::list))
+        .route("/1/targets/result.json", post(targets::result))
+        .route("/1/targets/stop.json", post(targets::stop))
+        .route("/tapink/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/tapink/v1/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/tapink/v1/campaigns/{id}", get(campaigns::get_one))
+        .route("/tapink/v1/campaigns/{id}/publish", post(campaigns::publish))
+        .route("/tapink/v1/campaigns/{id}/stop", post(campaigns::stop))
+        .route("/tapink/v1/campaigns/{id}/preview", post(campaigns::preview))
+        .route("/tapink/v1/campaigns/{id}/test", post(campaigns::test))
         // Only matched routes need an account: a wrong URL or method says so whatever the credentials.
         .route_layer(from_fn_with_state(state.clone(), require_account))
         .method_not_allowed_fallback(method_not_allowed)
@@ -58,9 +85,19 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     let path = uri.path();
-    let allowed: Vec<&str> =
-        ROUTES.iter().filter_map(|route| route.split_once(' ')).filter(|(_, p)| *p == path).map(|(m, _)| m).collect();
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter_map(|route| route.split_once(' '))
+        .filter(|(_, template)| matches_template(template, path))
+        .map(|(m, _)| m)
+        .collect();
     ApiError::method_not_allowed(method.as_str(), path, &allowed.join(" or "))
+}
+
+/// Whether `path` is an instance of `template` (`/tapink/v1/campaigns/{id}` matches `/tapink/v1/campaigns/7`).
+fn matches_template(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
 }
 
 /// A success answer: `{"status":"success", …fields}` with the query's warnings, if any.
@@ -96,7 +133,9 @@ mod tests {
         let app = router(Arc::new(ApiState::new(engine, crate::EngineApiConfig::default())));
         for route in ROUTES {
             let (method, path) = route.split_once(' ').unwrap();
-            let req = http::Request::builder().method(method).uri(path).body(axum::body::Body::empty()).unwrap();
+            let path = path.replace("{id}", "7");
+            let req =
+                http::Request::builder().method(method).uri(path.as_str()).body(axum::body::Body::empty()).unwrap();
             let res = app.clone().oneshot(req).await.unwrap();
             assert_eq!(res.status(), 401, "{route}");
         }

@@ -84,7 +84,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
 }
 
 /// Loads one file, printing what it did; a file that cannot be read fails the command, naming it.
-fn load(engine: &mut Engine, path: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn load(engine: &mut Engine, path: &std::path::Path) -> anyhow::Result<()> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
     let file = UploadFile::parse(&text).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;

@@ -7,3 +7,4 @@ pub mod inkit;
 pub mod preview;
 pub mod test_send;
 pub mod trace;
+pub mod up;
