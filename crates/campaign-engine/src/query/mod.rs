@@ -28,9 +28,9 @@
 //! users who were uploaded but never did anything, which a profile-only segment ("Tier equals gold") is meant to
 //! reach. Event export (`/1/events.json`) needs a base query: see [`Query::require_events`].
 
-mod day;
+pub(crate) mod day;
 pub mod filter;
-mod parse;
+pub(crate) mod parse;
 #[cfg(test)]
 mod tests;
 
@@ -84,12 +84,8 @@ impl EventPart {
     }
 
     fn filters_hold(&self, event: &Event) -> bool {
-        let items: &[Value] = if self.key == "charged" { event.items() } else { &[] };
-        self.filters.iter().all(|f| {
-            let own = event.properties.get(&f.name);
-            let in_items = items.iter().map(|item| item.as_object().and_then(|o| o.get(&f.name)));
-            f.holds(std::iter::once(own).chain(in_items))
-        })
+        let charged = self.key == "charged";
+        self.filters.iter().all(|f| f.holds_on_event(event, charged))
     }
 
     /// The events of one user that match; `events` are oldest first, so the window is found by bisection.

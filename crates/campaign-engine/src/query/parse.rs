@@ -136,7 +136,7 @@ fn common_profile(value: &Value, path: &str, unsupported: &mut Vec<String>) -> R
 }
 
 /// A list of `{"name", "operator", "value"}` filters.
-fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
+pub(crate) fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
     let Value::Array(items) = value else {
         return Err(FieldError::new(
             path,
@@ -146,7 +146,7 @@ fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldError> {
     items.iter().enumerate().map(|(i, item)| filter(item, &format!("{path}[{i}]"))).collect()
 }
 
-fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
+pub(crate) fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
     let Value::Object(obj) = value else {
         return Err(FieldError::new(
             path,
