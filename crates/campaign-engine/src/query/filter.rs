@@ -187,7 +187,7 @@ fn stored_date(value: &Value) -> Option<i64> {
 }
 
 /// A stored value as a number: a JSON number or a numeric string.
-fn stored_number(value: &Value) -> Option<f64> {
+pub(crate) fn stored_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => parse_number(s),

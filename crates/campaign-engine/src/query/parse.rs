@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use super::day::parse_day;
-use crate::field_error::FieldError;
 use super::filter::{Filter, Operator, Wanted};
 use super::{EventPart, Query};
 use crate::event::Event;
+use crate::field_error::FieldError;
 
 /// Top-level keys accepted but not evaluated yet.
 const UNSUPPORTED_TOP: [&str; 3] = ["session_properties", "demographics", "geo_fields"];
