@@ -7,6 +7,7 @@
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
+//! - `segment`: the dashboard's richer segments (did / did not, counts and sums, AND / OR, saved segments).
 //! - `engine`: all of it as one value, reading one clock.
 
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod field_error;
 pub mod ingest;
 pub mod profile;
 pub mod query;
+pub mod segment;
 pub mod store;
 pub mod upload;
 
