@@ -238,12 +238,16 @@ fn measure(value: &Value, path: &str, key: &str) -> Result<Measure, FieldError> 
             ));
         }
         None => {
-            return Err(FieldError::new(join(path, "operator"), format!("required; the operators are {}", operators())));
+            return Err(FieldError::new(
+                join(path, "operator"),
+                format!("required; the operators are {}", operators()),
+            ));
         }
     };
-    let number = match obj.get("value") {
-        Some(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => n.as_f64().unwrap_or_default(),
-        Some(other) => {
+    // serde_json reads every JSON number as a finite f64 (without its arbitrary_precision feature).
+    let number = match obj.get("value").map(|v| (v, v.as_f64())) {
+        Some((Value::Number(_), Some(number))) if number.is_finite() => number,
+        Some((other, _)) => {
             return Err(FieldError::new(join(path, "value"), format!("must be a number, not {}", kind(other))));
         }
         None => return Err(FieldError::new(join(path, "value"), "required: the number to compare with")),

@@ -1,7 +1,7 @@
 //! A segment made ready to test users at one `now`: saved segments resolved, windows made absolute, and the
 //! children of `all` / `any` put cheapest first, so that profile filters (a property lookup) are tried before
 //! behaviour (a user's events) and a user is decided with as little work as possible. Testing a user does not
-//! allocate.
+//! allocate. A large store is read on every core, in consecutive parts, keeping the order first seen.
 
 use clock::Timestamp;
 
@@ -48,13 +48,50 @@ impl<'a> Plan<'a> {
 
     /// The profiles in the segment, in the order first seen.
     pub fn profiles<'s>(&self, store: &'s MemoryStore) -> Vec<&'s Profile> {
-        store.profiles_with_events().filter(|(p, events)| self.holds(p, events)).map(|(p, _)| p).collect()
+        let parts = in_parts(store, PARALLEL_FROM, |skip, take| {
+            let users = store.profiles_with_events().skip(skip).take(take);
+            users.filter(|(p, events)| self.holds(p, events)).map(|(p, _)| p).collect::<Vec<_>>()
+        });
+        parts.concat()
     }
 
     /// How many profiles are in the segment.
     pub fn count(&self, store: &MemoryStore) -> usize {
-        store.profiles_with_events().filter(|(p, events)| self.holds(p, events)).count()
+        let parts = in_parts(store, PARALLEL_FROM, |skip, take| {
+            store.profiles_with_events().skip(skip).take(take).filter(|(p, events)| self.holds(p, events)).count()
+        });
+        parts.into_iter().sum()
     }
+}
+
+/// Stores with fewer profiles are read on one thread: starting threads would cost more than it saves.
+const PARALLEL_FROM: usize = 100_000;
+const MAX_THREADS: usize = 8;
+
+/// `work(skip, take)` over consecutive parts of the store's profiles, one per core for a store of
+/// `parallel_from` profiles or more, with the results in the order of the parts. Testing a user only reads, and
+/// reads memory of that user alone, so parts scale with cores until memory bandwidth runs out.
+pub(super) fn in_parts<R: Send>(
+    store: &MemoryStore,
+    parallel_from: usize,
+    work: impl Fn(usize, usize) -> R + Sync,
+) -> Vec<R> {
+    let total = store.profile_count();
+    let threads = if total < parallel_from {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(MAX_THREADS)
+    };
+    if threads <= 1 {
+        return vec![work(0, total)];
+    }
+    let part = total.div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = (0..threads).map(|i| scope.spawn(move || work(i * part, part))).collect();
+        // A panic in a part is a bug; it surfaces here as it would have on one thread.
+        running.into_iter().map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// `expanding`: the saved segments being resolved, outermost first, so that a cycle (which

@@ -538,3 +538,18 @@ fn a_plan_built_once_tests_one_user_as_the_segment_does() {
     assert_eq!(members, ["u1", "u2"]);
     assert_eq!(plan.count(&s), 2);
 }
+
+#[test]
+fn a_store_read_in_parts_on_several_threads_keeps_the_order_first_seen() {
+    let (s, saved) = (store(), SavedSegments::new());
+    let tutorial = json!({"did": {"event": "Tutorial Completed", "ever": true}});
+    let segment = read(json!({"any": [profile("Gender", "F"), tutorial]}), &saved);
+    let plan = segment.plan(&saved, now());
+    let in_parts = super::plan::in_parts(&s, 1, |skip, take| {
+        let users = s.profiles_with_events().skip(skip).take(take);
+        users.filter(|(p, events)| plan.holds(p, events)).filter_map(|(p, _)| p.identity.clone()).collect::<Vec<_>>()
+    });
+    assert_eq!(in_parts.concat(), ["u1", "u2", "u3", "u4", "u5"]);
+    let sizes = super::plan::in_parts(&s, 1, |skip, take| s.profiles_with_events().skip(skip).take(take).count());
+    assert_eq!(sizes.iter().sum::<usize>(), 6, "the parts cover every profile once");
+}
