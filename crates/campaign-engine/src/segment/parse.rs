@@ -4,10 +4,10 @@
 use serde_json::{Map, Value};
 
 use crate::field_error::FieldError;
+use crate::query::day::parse_day;
 use crate::query::parse as cql;
 
 use super::{Aggregate, Comparison, Cql, EventRule, Measure, Segment, Window};
-use crate::query::day::parse_day;
 
 /// The keys of a segment node; each node has exactly one.
 const NODE_KEYS: &str = "all, any, did, did_not, profile, include_segment, exclude_segment, cql";
