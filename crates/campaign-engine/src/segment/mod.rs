@@ -37,6 +37,8 @@
 //! - **`include_segment` / `exclude_segment`**: the id of a saved segment ([`SavedSegments`]). Put them in an
 //!   `all` to combine them with AND, as CleverTap's include + exclude do.
 //! - **`cql`**: a CQL query ([`crate::query`]), selecting what it selects in `/1/profiles.json`.
+//! - There is no general NOT: as in CleverTap, negation is `did_not`, `exclude_segment` and the negative
+//!   operators of filters (`not_equals`, `does_not_contain`, `does_not_exist`).
 //!
 //! Errors name the JSON path (`all[1].did.count.operator: unknown operator "gt"; the operators are …`);
 //! unknown keys are refused by name. [`Segment::to_json`] writes the same shape back (with explicit operators,
