@@ -24,6 +24,7 @@ use crate::journal::{Journal, JournalError, MemoryJournal};
 use crate::profile::IdentityKind;
 use crate::report::CampaignReport;
 use crate::runner::{Account, Outcome, Runner};
+use crate::segment::{SavedSegments, Segment};
 use crate::store::MemoryStore;
 use crate::upload::{UploadError, UploadOutcome, validate_upload};
 
@@ -36,6 +37,8 @@ const CAMPAIGN: &str = "campaign";
 /// Journal kind of a publication or a stop: `{"id": ID}`.
 const PUBLISH: &str = "publish";
 const STOP: &str = "stop";
+/// Journal kind of a saved segment: `{"id", "name", "segment": <its JSON>}`.
+const SEGMENT: &str = "segment";
 /// Journal kind of a webhook made known: `{"name": NAME, "definition": <its JSON, or null>}`.
 const WEBHOOK: &str = "webhook";
 
@@ -221,6 +224,23 @@ impl Engine {
         self.webhooks.get(name)
     }
 
+    /// Saves (or replaces) a segment of the dashboard's model under `id`, for campaigns and other segments to
+    /// include or exclude. Journaled first.
+    pub fn save_segment(&mut self, id: &str, name: &str, json: &Value) -> Result<(), CampaignError> {
+        let segment = Segment::parse(json, &self.runner.saved)?;
+        // Checked on a copy (ids, references, cycles), so that what is journaled is what will be applied.
+        let mut saved = self.runner.saved.clone();
+        saved.save(id, name, segment)?;
+        self.journal.append(SEGMENT, self.now(), &json!({"id": id, "name": name, "segment": json}))?;
+        self.runner.saved = saved;
+        Ok(())
+    }
+
+    /// The saved segments.
+    pub fn saved_segments(&self) -> &SavedSegments {
+        &self.runner.saved
+    }
+
     /// A fresh campaign id: the clock's epoch seconds (CleverTap's are "typically 10-digit epoch-based"), or one
     /// more than the last when several are made in the same second.
     fn next_campaign_id(&mut self) -> u64 {
@@ -234,7 +254,7 @@ impl Engine {
     pub fn read_campaign(&mut self, json: &Value) -> Result<CampaignSpec, FieldError> {
         let id = self.next_campaign_id();
         let zone = self.account().time_zone.clone();
-        parse_campaign(json, id, self.now(), &zone)
+        parse_campaign(json, id, self.now(), &zone, &self.runner.saved)
     }
 
     /// Saves a campaign read by [`Engine::read_campaign`] from `json`: journaled, then added (and published,
@@ -356,9 +376,18 @@ impl Engine {
             CAMPAIGN => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt("a campaign without an id".into()))?;
                 let zone = self.account().time_zone.clone();
-                let spec = parse_campaign(&body["campaign"], id, at, &zone).map_err(|e| corrupt(e.to_string()))?;
+                let spec = parse_campaign(&body["campaign"], id, at, &zone, &self.runner.saved)
+                    .map_err(|e| corrupt(e.to_string()))?;
                 self.sources.insert(id, body["campaign"].clone());
                 self.add_campaign(spec.campaign);
+            }
+            SEGMENT => {
+                let (Some(id), Some(name)) = (body["id"].as_str(), body["name"].as_str()) else {
+                    return Err(corrupt("a segment without an id or a name".into()));
+                };
+                let segment =
+                    Segment::parse(&body["segment"], &self.runner.saved).map_err(|e| corrupt(e.to_string()))?;
+                self.runner.saved.save(id, name, segment).map_err(|e| corrupt(e.to_string()))?;
             }
             PUBLISH | STOP => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt(format!("a {kind} without an id")))?;
@@ -484,5 +513,49 @@ mod tests {
         assert_eq!(second.report(sent).unwrap().total().handed, 2);
         let third = save(&mut second, json!({"name": "Next", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
         assert!(third > draft, "new ids follow the ones replayed");
+    }
+
+    #[test]
+    fn a_campaign_can_target_a_saved_segment_and_both_survive_a_restart() {
+        // arrange
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap()));
+        let open = |clock: &Arc<ManualClock>| {
+            let journal = crate::journal::SqliteJournal::open_in(dir.path()).unwrap();
+            Engine::open(clock.clone(), Box::new(journal)).unwrap()
+        };
+        let mut engine = open(&clock);
+        engine.add_webhook("inkit", &Value::Null).unwrap();
+        engine
+            .upload(&json!({"d": [
+                {"type": "profile", "identity": "a", "profileData": {"Tier": "gold"}},
+                {"type": "profile", "identity": "b", "profileData": {"Tier": "silver"}},
+                {"type": "event", "identity": "b", "evtName": "Charged", "evtData": {"Amount": 500}}]}))
+            .unwrap();
+        let gold = json!({"profile": {"name": "Tier", "operator": "equals", "value": "gold"}});
+        engine.save_segment("gold", "Gold members", &gold).unwrap();
+        let buyers = json!({"did": {"event": "Charged", "last_days": 30}});
+        engine.save_segment("buyers", "Bought this month", &buyers).unwrap();
+
+        // act
+        let id = save(
+            &mut engine,
+            json!({"name": "Gold or buyers", "webhook_endpoint_name": "inkit",
+                   "segment": {"any": [{"include_segment": "gold"}, {"include_segment": "buyers"}]}}),
+        )
+        .unwrap();
+        let sent: Vec<String> = engine.take_deliveries().into_iter().filter_map(|d| d.identity).collect();
+        drop(engine);
+        let mut reopened = open(&clock);
+
+        // assert
+        assert_eq!(sent, ["a", "b"]);
+        assert_eq!(reopened.saved_segments().len(), 2);
+        assert_eq!(reopened.take_deliveries().len(), 2, "the campaign replays with its segment");
+        let unknown = json!({"name": "x", "webhook_endpoint_name": "inkit", "segment": {"include_segment": "nope"}});
+        let error = save(&mut reopened, unknown).unwrap_err().to_string();
+        assert!(error.starts_with("segment.include_segment: no saved segment has id \"nope\""), "{error}");
+        let cycle = reopened.save_segment("gold", "Gold", &json!({"include_segment": "gold"})).unwrap_err();
+        assert!(cycle.to_string().contains("cannot include or exclude itself"), "{cycle}");
     }
 }

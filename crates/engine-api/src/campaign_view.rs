@@ -24,7 +24,7 @@ pub fn save(state: &ApiState, json: &Value) -> Result<Saved, ApiError> {
     let mut engine = state.engine();
     let spec: CampaignSpec = engine.read_campaign(json)?;
     if spec.estimate_only {
-        let reach = spec.campaign.target.reach(engine.store(), engine.now());
+        let reach = spec.campaign.target.reach(engine.store(), engine.saved_segments(), engine.now());
         return Ok(Saved::Estimate(reach));
     }
     let webhook = &spec.campaign.webhook;

@@ -3,7 +3,8 @@
 //! group, limits, throttle). Every error names the field.
 //!
 //! The targets fields: `name` (required), `target_mode` (`"webhook"`, also `"webhooks"`),
-//! `webhook_endpoint_name` (required), `where` (CQL; `{}` is everyone) or `segment` (`"all"`), `when`,
+//! `webhook_endpoint_name` (required), `where` (CQL; `{}` is everyone) or `segment` (`"all"`, or a segment of
+//! the dashboard's model: see [`crate::segment`]), `when`,
 //! `content` (`{"body": LIQUID, "format": "json"|"text"}`) or `webhook_key_value` (CleverTap's payload with
 //! these pairs; the default when neither is given), `webhook_fields`, `respect_frequency_caps`,
 //! `conversion_goal` (`{"event_name", "filter_type": {"event_property": [{"property_name", "operator",
@@ -35,6 +36,7 @@ use crate::field_error::{kind, known_keys};
 use crate::query::Query;
 use crate::query::parse::filters;
 use crate::schedule::{Dnd, Schedule};
+use crate::segment::{SavedSegments, Segment};
 
 const FIELDS: &[&str] = &[
     "name",
@@ -71,7 +73,13 @@ pub struct CampaignSpec {
 
 /// Reads a campaign. `id` and `now` become its id and creation time; unless `draft` is set it is published
 /// at `now`. `zone` is the account's, for `start` and `end`.
-pub fn parse_campaign(json: &Value, id: u64, now: Timestamp, zone: &TimeZone) -> Result<CampaignSpec, FieldError> {
+pub fn parse_campaign(
+    json: &Value,
+    id: u64,
+    now: Timestamp,
+    zone: &TimeZone,
+    saved: &SavedSegments,
+) -> Result<CampaignSpec, FieldError> {
     let Value::Object(o) = json else {
         return Err(FieldError::new("body", format!("must be a JSON object, not {}", kind(json))));
     };
@@ -95,7 +103,7 @@ pub fn parse_campaign(json: &Value, id: u64, now: Timestamp, zone: &TimeZone) ->
         Some(Value::String(w)) if !w.trim().is_empty() => w.clone(),
         _ => return Err(FieldError::new("webhook_endpoint_name", "is required: the name of a webhook")),
     };
-    let target = target(o)?;
+    let target = target(o, saved)?;
     let content = match (o.get("content"), o.get("webhook_key_value")) {
         (Some(_), Some(_)) => return Err(FieldError::new("content", "give content or webhook_key_value, not both")),
         (Some(c), None) => Content::parse(c, "content")?,
@@ -163,13 +171,18 @@ fn optional<T>(
     }
 }
 
-fn target(o: &Map<String, Value>) -> Result<Target, FieldError> {
+fn target(o: &Map<String, Value>, saved: &SavedSegments) -> Result<Target, FieldError> {
     match (o.get("where"), o.get("segment")) {
         (Some(_), Some(_)) => Err(FieldError::new("where", "give where or segment, not both")),
         (Some(Value::Object(w)), None) if w.is_empty() => Ok(Target::All),
         (Some(w), None) => Ok(Target::Query(Query::parse(w).map_err(|e| within("where", e))?)),
         (None, Some(Value::String(s))) if s == "all" => Ok(Target::All),
-        (None, Some(other)) => Err(FieldError::new("segment", format!("must be \"all\", not {other}"))),
+        (None, Some(segment @ Value::Object(_))) => {
+            Ok(Target::Segment(Segment::parse(segment, saved).map_err(|e| within("segment", e))?))
+        }
+        (None, Some(other)) => {
+            Err(FieldError::new("segment", format!("must be \"all\" or a segment object (docs: segment), not {other}")))
+        }
         (None, None) => Err(FieldError::new("where", "is required: a query (or {} for everyone), or segment \"all\"")),
     }
 }
@@ -292,7 +305,13 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<CampaignSpec, FieldError> {
-        parse_campaign(&v, 1_800_000_000, Timestamp::from_second(1_800_000_000).unwrap(), &TimeZone::UTC)
+        parse_campaign(
+            &v,
+            1_800_000_000,
+            Timestamp::from_second(1_800_000_000).unwrap(),
+            &TimeZone::UTC,
+            &SavedSegments::new(),
+        )
     }
 
     fn err(v: Value) -> String {

@@ -39,7 +39,7 @@ impl Runner {
             }
             let When::Live { trigger, .. } = &campaign.when else { continue };
             let Some(starting) = trigger.starting_event() else { continue };
-            if !starting.matches(event) || !campaign.target.holds(profile, events, now) {
+            if !starting.matches(event) || !campaign.target.holds(profile, events, &self.saved, now) {
                 continue;
             }
             match trigger {
@@ -150,7 +150,7 @@ impl Runner {
         let report_run = yyyymmdd(day);
         let mut queued = Vec::new();
         let mut held_out = Vec::new();
-        for profile in campaign.target.profiles(store, at) {
+        for profile in campaign.target.profiles(store, &self.saved, at) {
             let Some(date) = profile.properties.get(property).and_then(date_value) else { continue };
             let Ok(moved) = day_of(date, &zone).checked_add(jiff::Span::new().days(i64::from(*days))) else { continue };
             let hit =

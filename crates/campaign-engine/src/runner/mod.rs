@@ -81,6 +81,8 @@ struct Progress {
 #[derive(Debug, Default)]
 pub struct Runner {
     pub account: Account,
+    /// Saved segments, which campaign targets may include or exclude.
+    pub saved: crate::segment::SavedSegments,
     campaigns: BTreeMap<u64, (Campaign, Progress)>,
     agenda: Agenda,
     sends: HashMap<String, SendLog>,

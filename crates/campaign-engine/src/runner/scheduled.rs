@@ -47,7 +47,7 @@ impl Runner {
         let mut queued = Vec::new();
         let mut held_out = Vec::new();
         let report = progress.report.run(k);
-        for profile in campaign.target.profiles(store, at) {
+        for profile in campaign.target.profiles(store, &self.saved, at) {
             report.qualified += 1;
             if campaign.control_group.is_some_and(|g| g.holds_out(id, &profile.object_id)) {
                 report.control_group += 1;

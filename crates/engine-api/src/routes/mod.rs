@@ -6,6 +6,7 @@ mod counts;
 mod delete;
 mod export;
 mod profile;
+mod segments;
 mod targets;
 mod upload;
 mod webhooks;
@@ -48,6 +49,9 @@ pub const ROUTES: &[&str] = &[
     "POST /tapink/v1/campaigns/{id}/stop",
     "POST /tapink/v1/campaigns/{id}/preview",
     "POST /tapink/v1/campaigns/{id}/test",
+    "GET /tapink/v1/segments",
+    "POST /tapink/v1/segments",
+    "POST /tapink/v1/segments/estimate",
 ];
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -70,6 +74,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/tapink/v1/campaigns/{id}/stop", post(campaigns::stop))
         .route("/tapink/v1/campaigns/{id}/preview", post(campaigns::preview))
         .route("/tapink/v1/campaigns/{id}/test", post(campaigns::test))
+        .route("/tapink/v1/segments", get(segments::list).post(segments::save))
+        .route("/tapink/v1/segments/estimate", post(segments::estimate))
         // Only matched routes need an account: a wrong URL or method says so whatever the credentials.
         .route_layer(from_fn_with_state(state.clone(), require_account))
         .method_not_allowed_fallback(method_not_allowed)
