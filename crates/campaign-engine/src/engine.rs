@@ -538,7 +538,7 @@ mod tests {
         engine.save_segment("buyers", "Bought this month", &buyers).unwrap();
 
         // act
-        let id = save(
+        save(
             &mut engine,
             json!({"name": "Gold or buyers", "webhook_endpoint_name": "inkit",
                    "segment": {"any": [{"include_segment": "gold"}, {"include_segment": "buyers"}]}}),
