@@ -137,6 +137,11 @@ impl FaultPlan {
         Ok(plan)
     }
 
+    /// Checks every rule, naming the first bad one and key (`fault[2].status`), as loading a plan does.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        self.compile().map(drop)
+    }
+
     fn compile(&self) -> Result<Vec<Compiled>, PlanError> {
         self.faults.iter().enumerate().map(|(i, r)| r.compile(&format!("fault[{i}]"))).collect()
     }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use campaign_engine::runner::Account;
 use clock::Timestamp;
 use inkit_mock::MockConfig;
 use webhook_dispatcher::dispatcher::DispatcherConfig;
@@ -35,6 +36,8 @@ pub struct PipelineConfig {
     /// inkit-mock's settings; its storage is replaced by [`PipelineConfig::storage`].
     pub inkit: MockConfig,
     pub dispatcher: DispatcherConfig,
+    /// The CleverTap account's settings the engine obeys: time zone, frequency cap, DND hours.
+    pub account: Account,
 }
 
 impl Default for PipelineConfig {
@@ -45,6 +48,7 @@ impl Default for PipelineConfig {
             inkit_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             inkit: MockConfig::default(),
             dispatcher: DispatcherConfig::default(),
+            account: Account::default(),
         }
     }
 }

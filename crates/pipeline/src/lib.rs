@@ -7,10 +7,12 @@
 //! - `pipeline`: the running services, stepped through simulated time or left to run in real time.
 //! - `setup`: webhooks and campaigns created as in the dashboard (test request, body compiled at save).
 //! - `synthetic`: deterministic synthetic users for the demo and benchmarks.
+//! - `scenario`: scenario files (TOML) loaded, run in simulated time and checked against their expectations.
 
 pub mod bridge;
 pub mod config;
 pub mod pipeline;
+pub mod scenario;
 pub mod setup;
 pub mod synthetic;
 

@@ -96,7 +96,8 @@ impl Pipeline {
             }
         }));
 
-        let engine: SharedEngine = Arc::new(std::sync::Mutex::new(Engine::new(clock.clone())));
+        let engine: SharedEngine =
+            Arc::new(std::sync::Mutex::new(Engine::with_account(clock.clone(), config.account.clone())));
         let sink = Arc::new(EngineSink::new(engine.clone(), clock.clone()));
         let dispatcher = Arc::new(Dispatcher::new(config.dispatcher.clone(), clock.clone(), outbox, sink.clone()));
         let bridge = Arc::new(Bridge::new(engine.clone(), dispatcher.clone()));

@@ -40,8 +40,12 @@ impl Pipeline {
     /// if it is answered HTTP 200; without, it is saved as it is.
     pub async fn create_webhook(&self, spec: WebhookSpec, check: bool) -> Result<(), WebhookSetupError> {
         let webhook = Webhook::from_spec(spec)?;
-        let name = webhook.name().to_owned();
-        let settings = WebhookSettings::new(webhook);
+        self.create_webhook_with(WebhookSettings::new(webhook), check).await
+    }
+
+    /// [`Pipeline::create_webhook`] with the dispatcher's settings for it (retry policy, throttle, concurrency).
+    pub async fn create_webhook_with(&self, settings: WebhookSettings, check: bool) -> Result<(), WebhookSetupError> {
+        let name = settings.webhook.name().to_owned();
         if check {
             match self.dispatcher.create_webhook(settings).await? {
                 Answer::Response { status: 200, .. } => {}

@@ -26,6 +26,7 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     Inkit(commands::inkit::InkitArgs),
     Preview(commands::preview::PreviewArgs),
+    Run(commands::run::RunArgs),
     TestSend(commands::test_send::TestSendArgs),
     Dlq(commands::dlq::DlqArgs),
 }
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Inkit(args) => commands::inkit::run(args).await,
             Command::Preview(args) => commands::preview::run(args),
+            Command::Run(args) => commands::run::run(args).await,
             Command::TestSend(args) => commands::test_send::run(args).await,
             Command::Dlq(args) => commands::dlq::run(args),
         }

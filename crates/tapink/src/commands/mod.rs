@@ -4,4 +4,5 @@ pub mod demo;
 pub mod dlq;
 pub mod inkit;
 pub mod preview;
+pub mod run;
 pub mod test_send;
