@@ -528,7 +528,13 @@ fn build(
         }
     }
     for c in campaigns.iter().filter(|c| !unchecked.contains(&c.key)) {
-        parse_campaign(&c.json, 1, start, &account.time_zone).map_err(|e| c.loc.join(&e.path).error(e.message))?;
+        parse_campaign(&c.json, 1, start, &account.time_zone).map_err(|e| {
+            let mut message = e.message;
+            if message.starts_with("unknown field; the fields are ") {
+                message.push_str(", and the scenario's own ref and body_file");
+            }
+            c.loc.join(&e.path).error(message)
+        })?;
     }
 
     let mut timeline = steps;
@@ -594,8 +600,22 @@ fn absolute_time(value: &Value, loc: &Loc) -> Result<Timestamp, LoadError> {
     })
 }
 
-/// An instant: RFC 3339, or `+DURATION` after `start`.
+/// The longest a scenario may span: a runaway `+1000w` is a typo, not a test.
+pub const MAX_SPAN: Duration = Duration::from_secs(5 * 366 * 86_400);
+
+/// An instant from the start to [`MAX_SPAN`] after it: RFC 3339, or `+DURATION` after `start`.
 pub(crate) fn time(value: &Value, loc: &Loc, start: Timestamp) -> Result<Timestamp, LoadError> {
+    let at = any_time(value, loc, start)?;
+    if at < start {
+        return Err(loc.error(format!("{} is before the scenario's start ({})", show(value), clock::rfc3339(start))));
+    }
+    if at > add(start, MAX_SPAN) {
+        return Err(loc.error(format!("{} is more than five years after the start", show(value))));
+    }
+    Ok(at)
+}
+
+fn any_time(value: &Value, loc: &Loc, start: Timestamp) -> Result<Timestamp, LoadError> {
     match value.as_str().and_then(|s| s.strip_prefix('+')) {
         Some(rest) => {
             let d = duration(rest).ok_or_else(|| {
@@ -1247,6 +1267,14 @@ mod tests {
         assert!(
             err(&format!("{BASE}[[step]]\nat = \"+1x\"\n"))
                 .starts_with("t.toml:7: step[0].at: \"+1x\" is not a time after the start")
+        );
+        assert_eq!(
+            err(&format!("{BASE}[[step]]\nat = 2026-11-30T09:00:00Z\n")),
+            "t.toml:7: step[0].at: \"2026-11-30T09:00:00Z\" is before the scenario's start (2026-12-01T09:00:00.000Z)"
+        );
+        assert_eq!(
+            err(&format!("{BASE}[[step]]\nat = \"+300w\"\n")),
+            "t.toml:7: step[0].at: \"+300w\" is more than five years after the start"
         );
         assert_eq!(
             err(&format!("{BASE}[[step]]\npublish = \"nope\"\n")),
