@@ -61,6 +61,39 @@ async fn every_fixture_scenario_passes() {
     assert!(took < Duration::from_secs(60), "the scenario suite took {took:?}");
 }
 
+#[tokio::test]
+async fn the_full_example_in_docs_scenarios_md_runs_and_passes() {
+    // arrange: the example as a folder scenario two levels down, beside the files it names
+    let doc = std::fs::read_to_string(fixtures().join("../../docs/scenarios.md")).expect("docs/scenarios.md");
+    let example = doc
+        .split("## A full example")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|block| block.split("\n```").next())
+        .expect("a ```toml block under \"A full example\"");
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let folder = root.path().join("scenarios").join("welcome");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(root.path().join("templates")).unwrap();
+    std::fs::create_dir_all(root.path().join("bodies")).unwrap();
+    let fixtures_root = fixtures().join("..");
+    std::fs::copy(fixtures_root.join("templates/seed-letter.html"), root.path().join("templates/seed-letter.html"))
+        .unwrap();
+    std::fs::copy(fixtures_root.join("bodies/seed.json"), root.path().join("bodies/seed.json")).unwrap();
+    std::fs::copy(fixtures().join("seed-walkthrough/users.json"), folder.join("users.json")).unwrap();
+    std::fs::write(folder.join("scenario.toml"), example).unwrap();
+
+    // act
+    let all = pipeline::scenario::run_path(&folder).await;
+
+    // assert
+    match all.as_slice() {
+        [Ran::Outcome(o)] => assert!(o.passed(), "{}", report::text(o, true)),
+        [Ran::Error { message, .. }] => panic!("the example does not load: {message}"),
+        other => panic!("one scenario expected, got {}", other.len()),
+    }
+}
+
 /// A scenario folder in a temporary directory, with these files.
 fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
