@@ -4,6 +4,10 @@
 mod demo_cli;
 mod dispatch;
 mod dispatch_cli;
+mod engine_api;
+mod engine_bad_input;
+mod engine_cli;
+mod engine_node_client;
 mod inkit_api;
 mod inkit_bad_input;
 mod inkit_cli;

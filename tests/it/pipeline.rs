@@ -150,3 +150,57 @@ async fn a_body_that_does_not_compile_is_refused_when_the_campaign_is_saved() {
     assert!(unknown.to_string().contains("unknown webhook \"Nope\""), "{unknown}");
     pipeline.shutdown().await;
 }
+
+#[tokio::test]
+async fn tapink_trace_follows_a_history_entry_back_to_its_delivery_and_every_attempt() {
+    // arrange: a data directory; Inkit fails the first generate, so the delivery is retried
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = PipelineConfig {
+        time: TimeMode::Simulated { start: START.parse().expect("time") },
+        storage: Storage::DataDir(dir.path().to_owned()),
+        ..PipelineConfig::default()
+    };
+    config.inkit.templates_dir = Some(fixtures().join("templates"));
+    config.inkit.faults = inkit_mock::FaultPlan::from_toml(
+        "[[fault]]\nroute = \"POST /generate\"\nkind = \"sequence\"\nsteps = [\"500\"]\n",
+    )
+    .expect("a fault plan");
+    let pipeline = Pipeline::start(config).await.expect("starts");
+    // Saved without the test request, which the fault would fail.
+    pipeline.create_webhook(inkit_webhook(&pipeline), false).await.expect("webhook");
+    lock(&pipeline.engine)
+        .upload(&json!({"d": [{"type": "profile", "identity": "ada", "profileData": {"Name": "Ada"}}]}))
+        .expect("upload");
+    let spec = pipeline
+        .save_campaign(&json!({"name": "Letter", "webhook_endpoint_name": "Inkit", "where": {},
+                               "content": {"body": seed_body()}}))
+        .expect("saves");
+    pipeline.run_until(at(START) + Duration::from_secs(3600)).await.expect("runs");
+    let entries = renders(&pipeline).await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let render_id = entries[0]["id"].as_str().expect("id").to_owned();
+    pipeline.shutdown().await;
+
+    // act
+    let data_dir = dir.path().to_str().expect("utf-8 path");
+    let (status, stdout, stderr) =
+        integration_tests::run_tapink(["trace", "--data-dir", data_dir, render_id.as_str()], Duration::from_secs(30))
+            .await;
+
+    // assert
+    assert!(status.success(), "{stderr}");
+    let campaign = spec.campaign.id;
+    assert!(stdout.contains(&format!("trigger    scheduled run 0 of campaign {campaign}")), "{stdout}");
+    assert!(stdout.contains("attempt 1") && stdout.contains("HTTP 500"), "the failed attempt: {stdout}");
+    assert!(stdout.contains("attempt 2") && stdout.contains("HTTP 200"), "the retry: {stdout}");
+    assert!(stdout.contains(&format!("History    {render_id}")), "{stdout}");
+    assert!(stdout.contains("state      delivered"), "{stdout}");
+
+    let (status, _, stderr) = integration_tests::run_tapink(
+        ["trace", "--data-dir", data_dir, "rend_doesnotexist0000000000"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!status.success());
+    assert!(stderr.contains("no History entry rend_doesnotexist0000000000"), "{stderr}");
+}

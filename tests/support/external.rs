@@ -11,6 +11,9 @@ pub enum External {
     Chromium,
     /// A Python with `inkit==1.0.5` importable: `TAPINK_PYTHON`, else `python3`.
     InkitPythonSdk,
+    /// Node (`TAPINK_NODE`, else `node`) and CleverTap's Node library installed in `tests/node/node_modules`
+    /// (`npm ci --prefix tests/node`).
+    NodeClevertap,
 }
 
 /// The tool's executable, or `None` (after printing why) when the test should be skipped. Panics when
@@ -25,12 +28,22 @@ pub fn require_external(tool: External) -> Option<PathBuf> {
             let ok = Command::new(&python).args(["-c", "import inkit"]).output().is_ok_and(|o| o.status.success());
             ok.then_some(python)
         }
+        External::NodeClevertap => {
+            let node = std::env::var_os("TAPINK_NODE").map(PathBuf::from).unwrap_or_else(|| "node".into());
+            let library = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/node_modules/clevertap/package.json");
+            let ok =
+                library.exists() && Command::new(&node).arg("--version").output().is_ok_and(|o| o.status.success());
+            ok.then_some(node)
+        }
     };
     if found.is_none() {
         let what = match tool {
             External::Chromium => "Chromium (apt-get install chromium, or set TAPINK_CHROMIUM)",
             External::InkitPythonSdk => {
                 "Python with inkit==1.0.5 (pip install -r tests/python/requirements.txt, or set TAPINK_PYTHON)"
+            }
+            External::NodeClevertap => {
+                "Node with clevertap@1.3.0 (npm ci --prefix tests/node; set TAPINK_NODE for another node)"
             }
         };
         if std::env::var("TAPINK_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1") {

@@ -1,10 +1,11 @@
 //! The harness the end-to-end tests share: start real servers on loopback ports, call them over real
 //! HTTP, find the `tapink` binary, and tell whether optional external tools (Chromium, Python with the
-//! Inkit SDK) are here.
+//! Inkit SDK, Node with CleverTap's library) are here.
 
 mod api;
 mod chromium;
 mod client;
+mod engine;
 mod external;
 mod inkit;
 mod tapink_process;
@@ -14,6 +15,7 @@ pub use chromium::{
     attribute_values, chromium_dump_dom, chromium_screenshot, element_by_id, element_with, temp_file, text_content,
 };
 pub use client::{Client, Reply};
+pub use engine::{EngineClient, EngineServer, Export, Walk, assert_clevertap_error, url_encode};
 pub use external::{External, require_external};
 pub use inkit::{MockServer, SEED_TEMPLATE_HTML, create_template, tapink_binary};
 pub use tapink_process::{TapinkProcess, run_tapink};

@@ -1,4 +1,4 @@
-//! The real `tapink inkit` binary as a child process: start it, read the URL it prints, stop it with
+//! The real `tapink inkit` or `tapink engine` binary as a child process: start it, read the URL it prints, stop it with
 //! SIGTERM the way a terminal or a service manager does, and kill it whatever happens to the test.
 
 use std::ffi::OsStr;
@@ -11,18 +11,20 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use crate::{Client, tapink_binary};
 
-/// How long `tapink inkit` may take to print its "listening on" line.
+/// How long `tapink inkit` or `tapink engine` may take to print its "listening on" line.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long `tapink inkit` may take to exit after SIGTERM (the mock drains for up to 10 s).
+/// How long tapink may take to exit after SIGTERM (the servers drain for up to 10 s).
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A running `tapink inkit`. Dropping it kills the process, so a failing test leaves nothing behind.
+/// A running `tapink inkit` or `tapink engine`. Dropping it kills the process, so a failing test leaves nothing behind.
 pub struct TapinkProcess {
     /// `http://127.0.0.1:PORT`, from the line the process printed.
     pub url: String,
-    /// The first line of stdout, as printed.
+    /// The "listening on" line, as printed (the first line of stdout but for `preamble`).
     pub first_line: String,
+    /// Lines printed before the "listening on" line, without their line ends.
+    pub preamble: Vec<String>,
     child: Child,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<String>>,
@@ -36,12 +38,31 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start_command("inkit", "inkit-mock listening on ", args).await
+    }
+
+    /// Runs `tapink engine ARGS…` and waits for `engine-api listening on URL`; what it printed before (the
+    /// `loaded FILE: …` lines) is in `preamble`.
+    pub async fn start_engine<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::start_command("engine", "engine-api listening on ", args).await
+    }
+
+    /// Runs `tapink SUBCOMMAND ARGS…` and reads stdout until a line starting with `prefix` and a URL.
+    async fn start_command<I, S>(subcommand: &str, prefix: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = tapink_command(
-            std::iter::once(OsStr::new("inkit").to_owned()).chain(args.into_iter().map(|a| a.as_ref().to_owned())),
+            std::iter::once(OsStr::new(subcommand).to_owned()).chain(args.into_iter().map(|a| a.as_ref().to_owned())),
         )
         .env("RUST_LOG", "info")
         .spawn()
-        .expect("starting tapink inkit");
+        .unwrap_or_else(|e| panic!("starting tapink {subcommand}: {e}"));
         // Drain stderr all along, so a chatty process never blocks on a full pipe.
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("piped stderr");
@@ -55,29 +76,34 @@ impl TapinkProcess {
                 sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut first_line = String::new();
-        let read = tokio::time::timeout(STARTUP_TIMEOUT, stdout.read_line(&mut first_line)).await;
-        let mut process = Self { url: String::new(), first_line, child, stdout, stderr };
-        match read {
-            Ok(Ok(n)) if n > 0 => {}
-            Ok(_) => {
-                let status = process.wait_for_exit().await;
-                panic!("tapink inkit exited ({status}) before printing its URL; stderr:\n{}", process.stderr());
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut process =
+            Self { url: String::new(), first_line: String::new(), preamble: Vec::new(), child, stdout, stderr };
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let mut line = String::new();
+            match tokio::time::timeout_at(deadline, process.stdout.read_line(&mut line)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => {
+                    let status = process.wait_for_exit().await;
+                    panic!(
+                        "tapink {subcommand} exited ({status}) before printing its URL; stdout:\n{}\nstderr:\n{}",
+                        process.preamble.join("\n"),
+                        process.stderr()
+                    );
+                }
+                Err(_) => panic!(
+                    "tapink {subcommand} printed no URL on stdout within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                    process.stderr()
+                ),
             }
-            Err(_) => panic!(
-                "tapink inkit printed nothing on stdout within {STARTUP_TIMEOUT:?}; stderr:\n{}",
-                process.stderr()
-            ),
+            if let Some(url) = line.trim_end().strip_prefix(prefix) {
+                process.url = url.to_owned();
+                process.first_line = line;
+                return process;
+            }
+            process.preamble.push(line.trim_end().to_owned());
         }
-        let url = process
-            .first_line
-            .trim_end()
-            .strip_prefix("inkit-mock listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {:?}", process.first_line))
-            .to_owned();
-        process.url = url;
-        process
     }
 
     /// A client for this process with `token`.
@@ -107,7 +133,7 @@ impl TapinkProcess {
     pub async fn wait_for_exit(&mut self) -> ExitStatus {
         match tokio::time::timeout(EXIT_TIMEOUT, self.child.wait()).await {
             Ok(status) => status.expect("waiting for tapink"),
-            Err(_) => panic!("tapink inkit did not exit within {EXIT_TIMEOUT:?}; stderr:\n{}", self.stderr()),
+            Err(_) => panic!("tapink did not exit within {EXIT_TIMEOUT:?}; stderr:\n{}", self.stderr()),
         }
     }
 

@@ -1,8 +1,12 @@
 //! The engine as one value: the store of profiles and events, the campaigns and their runner, the webhooks
-//! campaigns may name, and the clock it reads. The engine API and the pipeline hold one `Engine` behind a
-//! lock; everything it does happens at the clock's now.
+//! campaigns may name, the clock it reads, and the journal it appends every accepted change to. The engine
+//! API and the pipeline hold one `Engine` behind a lock; everything it does happens at the clock's now.
+//!
+//! Every change goes the same way: validate, append to the journal, then apply in memory. A change the journal
+//! refuses is not applied, and [`Engine::open`] rebuilds the same engine by applying the journal again, each
+//! entry at the instant it was accepted, with the campaigns' due work done in between, so the same deliveries
+//! (with the same ids) come out again: the dispatcher's outbox keeps each once.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use clock::{Clock, Timestamp};
@@ -10,14 +14,30 @@ use serde_json::{Map, Value, json};
 
 use crate::campaign::Campaign;
 use crate::campaign::lifecycle::{Part, Status};
+use crate::campaign::spec::{CampaignSpec, parse_campaign};
+use crate::delete::ProfileDeletion;
 use crate::delivery::Delivery;
 use crate::event::Event;
-use crate::ingest::ingest;
+use crate::field_error::FieldError;
+use crate::ingest::apply_records;
+use crate::journal::{Journal, JournalError, MemoryJournal};
 use crate::profile::IdentityKind;
 use crate::report::CampaignReport;
 use crate::runner::{Account, Outcome, Runner};
 use crate::store::MemoryStore;
-use crate::upload::{UploadError, UploadOutcome};
+use crate::upload::{UploadError, UploadOutcome, validate_upload};
+
+/// Journal kind of an upload: the `/1/upload` body as sent.
+const UPLOAD: &str = "upload";
+/// Journal kind of a deletion: a [`ProfileDeletion`] as JSON.
+const DELETE: &str = "delete";
+/// Journal kind of a saved campaign: `{"id": ID, "campaign": <the campaign JSON as sent>}`.
+const CAMPAIGN: &str = "campaign";
+/// Journal kind of a publication or a stop: `{"id": ID}`.
+const PUBLISH: &str = "publish";
+const STOP: &str = "stop";
+/// Journal kind of a webhook made known: `{"name": NAME, "definition": <its JSON, or null>}`.
+const WEBHOOK: &str = "webhook";
 
 /// The system event raised on a user when a webhook to them was delivered (clevertap.md 3.3).
 pub const WEBHOOK_DELIVERED: &str = "Webhook Delivered";
@@ -33,19 +53,29 @@ pub enum CampaignError {
     NotEditable { id: u64, status: Status, part: &'static str },
     #[error("campaign {0} is already published")]
     AlreadyPublished(u64),
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error(transparent)]
+    NotStored(#[from] JournalError),
 }
 
 pub struct Engine {
     clock: Arc<dyn Clock>,
     store: MemoryStore,
     runner: Runner,
-    webhooks: BTreeSet<String>,
+    /// Webhooks by name, with their definitions.
+    webhooks: std::collections::BTreeMap<String, Value>,
     last_campaign_id: u64,
     /// Deliveries made and not yet taken by [`Engine::take_deliveries`].
     ready: Vec<Delivery>,
+    /// Where each accepted change is appended before it is applied, so [`Engine::open`] can rebuild the engine.
+    journal: Box<dyn Journal>,
+    /// Each campaign's JSON as it was saved, to show it back.
+    sources: std::collections::HashMap<u64, Value>,
 }
 
 impl Engine {
+    /// An engine whose journal is in memory: nothing outlives the process.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Engine::with_account(clock, Account::default())
     }
@@ -55,10 +85,35 @@ impl Engine {
             clock,
             store: MemoryStore::new(),
             runner: Runner::new(account),
-            webhooks: BTreeSet::new(),
+            webhooks: std::collections::BTreeMap::new(),
             last_campaign_id: 0,
             ready: Vec::new(),
+            journal: Box::new(MemoryJournal::new()),
+            sources: std::collections::HashMap::new(),
         }
+    }
+
+    /// The engine `journal` describes, with the default account.
+    pub fn open(clock: Arc<dyn Clock>, journal: Box<dyn Journal>) -> Result<Self, JournalError> {
+        Engine::open_with_account(clock, Account::default(), journal)
+    }
+
+    /// The engine `journal` describes: every entry applied again, in order, at the `now` it was accepted at. The
+    /// engine then appends each change it accepts to `journal`. An entry that cannot be applied is an error
+    /// rather than skipped, so nothing accepted is silently lost.
+    pub fn open_with_account(
+        clock: Arc<dyn Clock>,
+        account: Account,
+        mut journal: Box<dyn Journal>,
+    ) -> Result<Self, JournalError> {
+        let mut engine = Engine::with_account(clock, account);
+        let mut seq = 0;
+        journal.replay(&mut |kind, at, body| {
+            seq += 1;
+            engine.apply(seq, kind, at, &body)
+        })?;
+        engine.journal = journal;
+        Ok(engine)
     }
 
     /// The engine's present, from its clock.
@@ -74,17 +129,39 @@ impl Engine {
         &self.runner.account
     }
 
-    /// Applies a `/1/upload` body (`{"d": [...]}`) at the clock's now, as CleverTap answers it. Events that
-    /// trigger live campaigns queue their users; deliveries due now are made (see [`Engine::take_deliveries`]).
+    /// Applies a `/1/upload` body (`{"d": [...]}`) at the clock's now, as CleverTap answers it. An upload with at
+    /// least one valid record is journaled first; when that fails, nothing is applied
+    /// ([`UploadError::NotStored`]). Events that trigger live campaigns queue their users; deliveries due now are
+    /// made (see [`Engine::take_deliveries`]).
     pub fn upload(&mut self, body: &Value) -> Result<UploadOutcome, UploadError> {
         let now = self.now();
+        let validated = validate_upload(body, now)?;
+        if validated.outcome.processed > 0 {
+            self.journal.append(UPLOAD, now, body).map_err(UploadError::NotStored)?;
+        }
+        self.apply_upload(validated.records, now);
+        Ok(validated.outcome)
+    }
+
+    fn apply_upload(&mut self, records: Vec<(usize, crate::upload::Record)>, now: Timestamp) {
         self.run_due_at(now);
         let runner = &mut self.runner;
-        let outcome = ingest(&mut self.store, body, now, &mut |store, event| {
+        apply_records(&mut self.store, records, now, &mut |store, event| {
             runner.on_event(store, event, same_instant_before(store, event), now);
-        })?;
+        });
         self.run_due_at(now);
-        Ok(outcome)
+    }
+
+    /// Deletes the users `deletion` names, with their events; returns how many were found and deleted. Journaled
+    /// first (when it finds anyone), so a restart keeps them deleted.
+    pub fn delete_profiles(&mut self, deletion: &ProfileDeletion) -> Result<usize, JournalError> {
+        let found = deletion.object_ids(&self.store);
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now();
+        self.journal.append(DELETE, now, &deletion.to_json())?;
+        Ok(self.store.delete_profiles(&found))
     }
 
     /// Profiles and events, for queries.
@@ -122,36 +199,71 @@ impl Engine {
         self.runner.on_event(&self.store, &event, n, now);
     }
 
-    /// Makes a webhook name known, so campaigns can name it.
-    pub fn add_webhook(&mut self, name: &str) {
-        self.webhooks.insert(name.to_owned());
+    /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the
+    /// pipeline to set the dispatcher up again after a restart; `null` when only the name is known). A webhook
+    /// of the same name is replaced.
+    pub fn add_webhook(&mut self, name: &str, definition: &Value) -> Result<(), JournalError> {
+        if self.webhooks.get(name) == Some(definition) {
+            return Ok(());
+        }
+        self.journal.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
+        self.webhooks.insert(name.to_owned(), definition.clone());
+        Ok(())
     }
 
+    /// The names of the webhooks, in order.
     pub fn webhooks(&self) -> impl Iterator<Item = &str> {
-        self.webhooks.iter().map(String::as_str)
+        self.webhooks.keys().map(String::as_str)
+    }
+
+    /// A webhook's definition as given to [`Engine::add_webhook`].
+    pub fn webhook_definition(&self, name: &str) -> Option<&Value> {
+        self.webhooks.get(name)
     }
 
     /// A fresh campaign id: the clock's epoch seconds (CleverTap's are "typically 10-digit epoch-based"), or one
     /// more than the last when several are made in the same second.
-    pub fn next_campaign_id(&mut self) -> u64 {
+    fn next_campaign_id(&mut self) -> u64 {
         let secs = u64::try_from(self.now().as_second()).unwrap_or(0);
         self.last_campaign_id = secs.max(self.last_campaign_id + 1);
         self.last_campaign_id
     }
 
-    /// Saves a campaign (its id from [`Engine::next_campaign_id`]); published if its `published_at` is set.
-    pub fn add_campaign(&mut self, campaign: Campaign) -> Result<u64, CampaignError> {
-        if !self.webhooks.contains(&campaign.webhook) {
-            return Err(CampaignError::UnknownWebhook(campaign.webhook));
+    /// Reads a campaign from its JSON (the targets API's, with our additions), with a fresh id, without saving
+    /// it: for `estimate_only`, and for callers that check it further before [`Engine::save_campaign`].
+    pub fn read_campaign(&mut self, json: &Value) -> Result<CampaignSpec, FieldError> {
+        let id = self.next_campaign_id();
+        let zone = self.account().time_zone.clone();
+        parse_campaign(json, id, self.now(), &zone)
+    }
+
+    /// Saves a campaign read by [`Engine::read_campaign`] from `json`: journaled, then added (and published,
+    /// unless a draft). Its webhook must be known.
+    pub fn save_campaign(&mut self, json: &Value, spec: &CampaignSpec) -> Result<u64, CampaignError> {
+        let campaign = &spec.campaign;
+        if !self.webhooks.contains_key(&campaign.webhook) {
+            return Err(CampaignError::UnknownWebhook(campaign.webhook.clone()));
         }
+        self.journal.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
+        self.sources.insert(campaign.id, json.clone());
+        Ok(self.add_campaign(campaign.clone()))
+    }
+
+    /// A campaign's JSON as it was saved.
+    pub fn campaign_source(&self, id: u64) -> Option<&Value> {
+        self.sources.get(&id)
+    }
+
+    fn add_campaign(&mut self, campaign: Campaign) -> u64 {
         let id = campaign.id;
         self.last_campaign_id = self.last_campaign_id.max(id);
         self.runner.add(campaign);
         self.run_due_at(self.now());
-        Ok(id)
+        id
     }
 
-    /// Replaces a campaign's definition where its status allows each part that changed.
+    /// Replaces a campaign's definition where its status allows each part that changed. (Not journaled: edits
+    /// are kept for the life of the process.)
     pub fn edit_campaign(&mut self, campaign: Campaign) -> Result<(), CampaignError> {
         let id = campaign.id;
         let old = self.runner.campaign(id).ok_or(CampaignError::NotFound(id))?;
@@ -171,7 +283,7 @@ impl Engine {
         if let Some((_, part, _)) = changed.iter().find(|(p, _, changed)| *changed && !status.allows(*p)) {
             return Err(CampaignError::NotEditable { id, status, part });
         }
-        if !self.webhooks.contains(&campaign.webhook) {
+        if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook));
         }
         self.runner.replace(campaign);
@@ -184,18 +296,26 @@ impl Engine {
         if campaign.published_at.is_some() {
             return Err(CampaignError::AlreadyPublished(id));
         }
-        self.runner.publish(id, self.now());
-        self.run_due_at(self.now());
+        self.journal.append(PUBLISH, self.now(), &json!({"id": id}))?;
+        self.apply_publish(id, self.now());
         Ok(())
+    }
+
+    fn apply_publish(&mut self, id: u64, at: Timestamp) {
+        self.run_due_at(at);
+        self.runner.publish(id, at);
+        self.run_due_at(at);
     }
 
     /// Stops a campaign for good; stopping a stopped or completed one does nothing (CleverTap answers success).
     pub fn stop(&mut self, id: u64) -> Result<(), CampaignError> {
         self.runner.campaign(id).ok_or(CampaignError::NotFound(id))?;
         self.run_due_at(self.now());
-        if self.status(id)? != Status::Completed {
-            self.runner.stop(id, self.now());
+        if matches!(self.status(id)?, Status::Completed | Status::Stopped) {
+            return Ok(());
         }
+        self.journal.append(STOP, self.now(), &json!({"id": id}))?;
+        self.runner.stop(id, self.now());
         Ok(())
     }
 
@@ -214,6 +334,44 @@ impl Engine {
     pub fn report(&self, id: u64) -> Result<&CampaignReport, CampaignError> {
         self.runner.report(id).ok_or(CampaignError::NotFound(id))
     }
+
+    /// Applies journal entry `seq` again, while opening, at the instant it was accepted (due work first).
+    fn apply(&mut self, seq: u64, kind: &str, at: Timestamp, body: &Value) -> Result<(), JournalError> {
+        let corrupt = |message: String| JournalError::Corrupt { seq, message };
+        self.run_due_at(at);
+        match kind {
+            UPLOAD => {
+                let validated = validate_upload(body, at).map_err(|e| corrupt(e.to_string()))?;
+                self.apply_upload(validated.records, at);
+            }
+            DELETE => {
+                let deletion = ProfileDeletion::parse(body).map_err(|e| corrupt(e.to_string()))?;
+                let found = deletion.object_ids(&self.store);
+                self.store.delete_profiles(&found);
+            }
+            WEBHOOK => {
+                let name = body["name"].as_str().ok_or_else(|| corrupt("a webhook without a name".into()))?;
+                self.webhooks.insert(name.to_owned(), body["definition"].clone());
+            }
+            CAMPAIGN => {
+                let id = body["id"].as_u64().ok_or_else(|| corrupt("a campaign without an id".into()))?;
+                let zone = self.account().time_zone.clone();
+                let spec = parse_campaign(&body["campaign"], id, at, &zone).map_err(|e| corrupt(e.to_string()))?;
+                self.sources.insert(id, body["campaign"].clone());
+                self.add_campaign(spec.campaign);
+            }
+            PUBLISH | STOP => {
+                let id = body["id"].as_u64().ok_or_else(|| corrupt(format!("a {kind} without an id")))?;
+                if kind == PUBLISH {
+                    self.apply_publish(id, at);
+                } else {
+                    self.runner.stop(id, at);
+                }
+            }
+            other => return Err(corrupt(format!("unknown kind {other:?}"))),
+        }
+        Ok(())
+    }
 }
 
 /// How many of the user's events share this event's instant and came before it (0 for most events): tells
@@ -226,33 +384,32 @@ fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::spec::parse_campaign;
     use clock::ManualClock;
-    use jiff::tz::TimeZone;
     use std::time::Duration;
 
     fn engine() -> (Engine, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap()));
         let mut engine = Engine::new(clock.clone());
-        engine.add_webhook("inkit");
+        engine.add_webhook("inkit", &Value::Null).unwrap();
         (engine, clock)
     }
 
-    fn campaign(engine: &mut Engine, json: Value) -> Campaign {
-        let id = engine.next_campaign_id();
-        parse_campaign(&json, id, engine.now(), &TimeZone::UTC).unwrap().campaign
+    /// Reads and saves a campaign.
+    fn save(engine: &mut Engine, json: Value) -> Result<u64, CampaignError> {
+        let spec = engine.read_campaign(&json)?;
+        engine.save_campaign(&json, &spec)
     }
 
     #[test]
     fn an_uploaded_event_triggers_a_live_campaign_and_its_delivery_raises_webhook_delivered() {
         // arrange
         let (mut engine, clock) = engine();
-        let live = campaign(
+        let id = save(
             &mut engine,
             json!({"name": "Cart", "webhook_endpoint_name": "inkit", "where": {},
                    "trigger": {"action": {"event": "Added To Cart"}, "delay": {"value": 5, "unit": "minutes"}}}),
-        );
-        let id = engine.add_campaign(live).unwrap();
+        )
+        .unwrap();
 
         // act
         let upload =
@@ -277,12 +434,11 @@ mod tests {
     #[test]
     fn campaigns_name_known_webhooks_get_epoch_ids_and_obey_the_edit_rules() {
         let (mut engine, _) = engine();
-        let mut unknown = campaign(&mut engine, json!({"name": "x", "webhook_endpoint_name": "nope", "where": {}}));
-        assert_eq!(engine.add_campaign(unknown.clone()), Err(CampaignError::UnknownWebhook("nope".into())));
-        unknown.webhook = "inkit".into();
-        let first = engine.add_campaign(unknown).unwrap();
-        let second = campaign(&mut engine, json!({"name": "y", "webhook_endpoint_name": "inkit", "where": {}}));
-        assert_eq!((first, second.id), (1_800_000_000, 1_800_000_001));
+        let unknown = json!({"name": "x", "webhook_endpoint_name": "nope", "where": {}});
+        assert_eq!(save(&mut engine, unknown), Err(CampaignError::UnknownWebhook("nope".into())));
+        let first = save(&mut engine, json!({"name": "x", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
+        let second = save(&mut engine, json!({"name": "y", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
+        assert_eq!((first, second), (1_800_000_001, 1_800_000_002), "ids from the clock, one more when taken");
         assert_eq!(engine.status(first), Ok(Status::Completed), "a send-now campaign with no users is done at once");
         let mut edited = engine.campaign(first).unwrap().clone();
         edited.name = "renamed".into();
@@ -290,5 +446,43 @@ mod tests {
         assert_eq!(engine.stop(first), Ok(()));
         assert_eq!(engine.status(first), Ok(Status::Completed), "stopping a completed campaign does nothing");
         assert_eq!(engine.stop(42), Err(CampaignError::NotFound(42)));
+    }
+
+    #[test]
+    fn reopening_the_journal_brings_back_campaigns_and_makes_the_same_deliveries_again() {
+        // arrange: a send-now campaign to two users, and a draft, in a SQLite journal
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).unwrap()));
+        let open = |clock: &Arc<ManualClock>| {
+            let journal = crate::journal::SqliteJournal::open_in(dir.path()).unwrap();
+            Engine::open(clock.clone(), Box::new(journal)).unwrap()
+        };
+        let mut first = open(&clock);
+        first.add_webhook("inkit", &Value::Null).unwrap();
+        first
+            .upload(&json!({"d": [{"type": "profile", "identity": "a", "profileData": {"Name": "A"}},
+                                  {"type": "profile", "identity": "b", "profileData": {"Name": "B"}}]}))
+            .unwrap();
+        let sent = save(&mut first, json!({"name": "Now", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
+        clock.advance(Duration::from_secs(60));
+        let draft =
+            save(&mut first, json!({"name": "Later", "webhook_endpoint_name": "inkit", "where": {}, "draft": true}))
+                .unwrap();
+        let before: Vec<String> = first.take_deliveries().into_iter().map(|d| d.id).collect();
+        drop(first);
+
+        // act
+        clock.advance(Duration::from_secs(60));
+        let mut second = open(&clock);
+
+        // assert
+        let after: Vec<String> = second.take_deliveries().into_iter().map(|d| d.id).collect();
+        assert_eq!(after, before, "the same deliveries, with the same ids, for the outbox to keep once");
+        assert_eq!(second.status(sent), Ok(Status::Completed));
+        assert_eq!(second.status(draft), Ok(Status::Draft));
+        assert_eq!(second.webhooks().collect::<Vec<_>>(), ["inkit"]);
+        assert_eq!(second.report(sent).unwrap().total().handed, 2);
+        let third = save(&mut second, json!({"name": "Next", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
+        assert!(third > draft, "new ids follow the ones replayed");
     }
 }

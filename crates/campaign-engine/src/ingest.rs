@@ -18,7 +18,19 @@ pub fn ingest(
     on_event: &mut dyn FnMut(&MemoryStore, &Event),
 ) -> Result<UploadOutcome, UploadError> {
     let validated = validate_upload(body, now)?;
-    for (_, record) in validated.records {
+    apply_records(store, validated.records, now, on_event);
+    Ok(validated.outcome)
+}
+
+/// Applies validated records (from [`validate_upload`]) to `store`, in order, at `now`; each event stored is
+/// passed to `on_event`.
+pub fn apply_records(
+    store: &mut MemoryStore,
+    records: Vec<(usize, Record)>,
+    now: Timestamp,
+    on_event: &mut dyn FnMut(&MemoryStore, &Event),
+) {
+    for (_, record) in records {
         let (who, also) = match &record {
             Record::Profile { who, also, .. } | Record::Event { who, also, .. } => (who.clone(), also.clone()),
         };
@@ -35,7 +47,6 @@ pub fn ingest(
             store.link(&object_id, kind, &id);
         }
     }
-    Ok(validated.outcome)
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //!
 //! - `profile`, `event`: what CleverTap knows about a user and what the user did.
 //! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
+//! - `upload_file`: files in the upload format, loaded in chunks, each record named by its line.
 //! - `store`: profiles and events, indexed by every identity.
 //! - `ingest`: an upload applied to the store, answered as CleverTap answers.
+//! - `delete`: CleverTap's profile deletion, by identity and CleverTap ID.
+//! - `journal`: the append-only log of accepted changes that makes the engine durable (memory or SQLite).
 //! - `query`: segments in CleverTap's query format, evaluated against the store.
 //! - `schedule`: when a campaign runs (now, later, dates, recurring), in which zone, under DND, cut-off and delay.
 //! - `campaign`: webhook campaigns: who, what, when, how often, and their lifecycle; `spec` reads them from JSON.
@@ -14,11 +17,13 @@
 //! - `engine`: all of it as one value, reading one clock.
 
 pub mod campaign;
+pub mod delete;
 pub mod delivery;
 pub mod engine;
 pub mod event;
 pub mod field_error;
 pub mod ingest;
+pub mod journal;
 pub mod profile;
 pub mod query;
 pub mod report;
@@ -27,6 +32,8 @@ pub mod schedule;
 mod stable_hash;
 pub mod store;
 pub mod upload;
+pub mod upload_file;
 
 pub use engine::Engine;
 pub use field_error::FieldError;
+pub use journal::{Journal, JournalError, MemoryJournal, SqliteJournal};

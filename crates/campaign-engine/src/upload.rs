@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::event::Event;
+use crate::journal::JournalError;
 use crate::profile::{IdentityKind, date_value};
 
 /// Records in one upload: CleverTap's current limit for events and profiles (older pages said 100).
@@ -228,7 +229,8 @@ pub struct Validated {
     pub outcome: UploadOutcome,
 }
 
-/// An upload body refused as a whole: HTTP 400 with CleverTap's error envelope ([`UploadError::envelope`]).
+/// An upload refused as a whole, nothing of it applied: HTTP 400 with CleverTap's error envelope
+/// ([`UploadError::envelope`]) for a body that is not an upload, 500 when the engine could not store it.
 /// The messages are ours: CleverTap's text for these cases is not public.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UploadError {
@@ -240,6 +242,10 @@ pub enum UploadError {
     RecordsNotAnArray,
     #[error("Too many records. At most 1000 records can be uploaded at once, got {0}.")]
     TooManyRecords(usize),
+    /// The body was valid, but the engine could not write it to its journal, so nothing was applied; the same
+    /// upload can be sent again.
+    #[error("The upload could not be stored, nothing was applied; try again. {0}")]
+    NotStored(#[source] JournalError),
 }
 
 /// CleverTap's error envelope, fields in its order: `{"status":"fail","error":"…","code":400}`.
@@ -252,9 +258,12 @@ pub struct ErrorEnvelope {
 }
 
 impl UploadError {
-    /// The HTTP status and envelope code: 400.
+    /// The HTTP status and envelope code: 400, or 500 when the upload could not be stored.
     pub fn code(&self) -> u16 {
-        400
+        match self {
+            UploadError::NotStored(_) => 500,
+            _ => 400,
+        }
     }
 
     /// The answer, as a struct that serializes with CleverTap's field order.

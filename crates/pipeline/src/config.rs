@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use campaign_engine::runner::Account;
 use clock::Timestamp;
 use inkit_mock::MockConfig;
 use webhook_dispatcher::dispatcher::DispatcherConfig;
@@ -23,7 +22,8 @@ pub enum TimeMode {
 pub enum Storage {
     /// In memory: gone when the process ends.
     Memory,
-    /// SQLite files in this directory: `history.sqlite3` (Inkit), `outbox.sqlite3` (dispatcher).
+    /// SQLite files in this directory: `history.sqlite3` (Inkit), `outbox.sqlite3` (dispatcher),
+    /// `engine.sqlite3` (the engine's journal).
     DataDir(PathBuf),
 }
 
@@ -36,8 +36,10 @@ pub struct PipelineConfig {
     /// inkit-mock's settings; its storage is replaced by [`PipelineConfig::storage`].
     pub inkit: MockConfig,
     pub dispatcher: DispatcherConfig,
-    /// The CleverTap account's settings the engine obeys: time zone, frequency cap, DND hours.
-    pub account: Account,
+    /// The engine's account settings: time zone, global frequency cap, DND hours.
+    pub account: campaign_engine::runner::Account,
+    /// Where the engine's CleverTap-compatible API listens, if it is served (`tapink up`), and its settings.
+    pub engine_api: Option<(SocketAddr, engine_api::EngineApiConfig)>,
 }
 
 impl Default for PipelineConfig {
@@ -48,7 +50,8 @@ impl Default for PipelineConfig {
             inkit_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             inkit: MockConfig::default(),
             dispatcher: DispatcherConfig::default(),
-            account: Account::default(),
+            account: campaign_engine::runner::Account::default(),
+            engine_api: None,
         }
     }
 }

@@ -8,14 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use campaign_engine::Engine;
+use campaign_engine::journal::SqliteJournal;
 use clock::{Clock, ManualClock, Timestamp};
 use inkit_mock::{Inkit, Storage as InkitStorage};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use webhook_dispatcher::client::HttpClient;
 use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, StepReport};
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
 
 use crate::bridge::{Bridge, EngineSink, SharedEngine, lock};
+use crate::channel::PipelineChannel;
 use crate::config::{PipelineConfig, Storage, TimeMode};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,10 @@ pub enum PipelineError {
     Outbox(#[from] webhook_dispatcher::outbox::OutboxError),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    #[error("cannot open the engine's journal: {0}")]
+    Journal(#[from] campaign_engine::journal::JournalError),
+    #[error("cannot set up again what the data directory holds: {0}")]
+    Restore(String),
     #[error("the simulation did not settle: still due at {0} after {1} steps")]
     Runaway(Timestamp, usize),
 }
@@ -47,6 +54,7 @@ pub struct Pipeline {
     pub sink: Arc<EngineSink>,
     pub inkit: Arc<Inkit>,
     inkit_addr: SocketAddr,
+    engine_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -96,11 +104,42 @@ impl Pipeline {
             }
         }));
 
-        let engine: SharedEngine =
-            Arc::new(std::sync::Mutex::new(Engine::with_account(clock.clone(), config.account.clone())));
+        let engine = match &config.storage {
+            Storage::Memory => Engine::with_account(clock.clone(), config.account.clone()),
+            Storage::DataDir(dir) => {
+                let journal = SqliteJournal::open_in(dir)?;
+                Engine::open_with_account(clock.clone(), config.account.clone(), Box::new(journal))?
+            }
+        };
+        let engine: SharedEngine = Arc::new(std::sync::Mutex::new(engine));
         let sink = Arc::new(EngineSink::new(engine.clone(), clock.clone()));
         let dispatcher = Arc::new(Dispatcher::new(config.dispatcher.clone(), clock.clone(), outbox, sink.clone()));
         let bridge = Arc::new(Bridge::new(engine.clone(), dispatcher.clone()));
+        restore_webhooks(&engine, &dispatcher).await?;
+        let mut engine_addr = None;
+        if let Some((addr, api_config)) = config.engine_api.clone() {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|source| PipelineError::Listen { addr, source })?;
+            engine_addr = Some(listener.local_addr().map_err(|source| PipelineError::Listen { addr, source })?);
+            let channel = Arc::new(PipelineChannel {
+                clock: clock.clone(),
+                dispatcher: dispatcher.clone(),
+                bridge: bridge.clone(),
+                client: HttpClient::new(),
+            });
+            let engine = engine.clone();
+            let mut until = stop.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = until.wait_for(|s| *s).await;
+                };
+                if let Err(e) =
+                    engine_api::serve_with_channel(listener, engine, api_config, Some(channel), shutdown).await
+                {
+                    tracing::error!(error = %e, "engine-api stopped");
+                }
+            }));
+        }
         let mut pipeline = Pipeline {
             config,
             clock,
@@ -111,10 +150,10 @@ impl Pipeline {
             sink,
             inkit,
             inkit_addr,
+            engine_addr,
             stop,
-            tasks: Vec::new(),
+            tasks,
         };
-        pipeline.tasks = tasks;
         if pipeline.manual.is_none() {
             pipeline.start_background();
         }
@@ -156,6 +195,11 @@ impl Pipeline {
     /// The mock Inkit's base URL (`http://127.0.0.1:PORT`).
     pub fn inkit_url(&self) -> String {
         format!("http://{}", self.inkit_addr)
+    }
+
+    /// The engine API's base URL, when it is served.
+    pub fn engine_url(&self) -> Option<String> {
+        self.engine_addr.map(|addr| format!("http://{addr}"))
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -209,6 +253,28 @@ impl Pipeline {
             let _ = task.await;
         }
     }
+}
+
+/// Sets the dispatcher up again with the webhooks the engine's journal holds (after a restart), without
+/// their test requests.
+async fn restore_webhooks(engine: &SharedEngine, dispatcher: &Dispatcher) -> Result<(), PipelineError> {
+    let definitions: Vec<(String, serde_json::Value)> = {
+        let engine = lock(engine);
+        engine
+            .webhooks()
+            .filter_map(|name| {
+                engine.webhook_definition(name).filter(|d| !d.is_null()).map(|d| (name.to_owned(), d.clone()))
+            })
+            .collect()
+    };
+    for (name, definition) in definitions {
+        let spec =
+            serde_json::from_value(definition).map_err(|e| PipelineError::Restore(format!("webhook {name:?}: {e}")))?;
+        crate::setup::create_webhook(dispatcher, spec, false)
+            .await
+            .map_err(|e| PipelineError::Restore(format!("webhook {name:?}: {e}")))?;
+    }
+    Ok(())
 }
 
 fn add(total: &mut StepReport, step: &StepReport) {

@@ -3,10 +3,10 @@
 //! is reported at save time with its line and column, as CleverTap does on "Done").
 
 use campaign_engine::FieldError;
-use campaign_engine::campaign::spec::{CampaignSpec, parse_campaign};
+use campaign_engine::campaign::spec::CampaignSpec;
 use campaign_engine::engine::CampaignError;
 use webhook_dispatcher::client::Answer;
-use webhook_dispatcher::dispatcher::{DispatchError, WebhookSettings};
+use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, WebhookSettings};
 use webhook_dispatcher::webhook::{Webhook, WebhookError, WebhookSpec};
 
 use crate::bridge::lock;
@@ -22,6 +22,8 @@ pub enum WebhookSetupError {
     /// CleverTap saves a webhook only when its test request is answered HTTP 200.
     #[error("the webhook's test request was not answered HTTP 200: {0}")]
     TestFailed(String),
+    #[error("the webhook could not be stored: {0}")]
+    NotStored(String),
 }
 
 /// Why a campaign was not saved.
@@ -39,26 +41,20 @@ impl Pipeline {
     /// Creates a webhook. With `check`, CleverTap's test request is sent first and the webhook is saved only
     /// if it is answered HTTP 200; without, it is saved as it is.
     pub async fn create_webhook(&self, spec: WebhookSpec, check: bool) -> Result<(), WebhookSetupError> {
-        let webhook = Webhook::from_spec(spec)?;
-        self.create_webhook_with(WebhookSettings::new(webhook), check).await
+        self.create_webhook_with(spec, check, |_| {}).await
     }
 
-    /// [`Pipeline::create_webhook`] with the dispatcher's settings for it (retry policy, throttle, concurrency).
-    pub async fn create_webhook_with(&self, settings: WebhookSettings, check: bool) -> Result<(), WebhookSetupError> {
-        let name = settings.webhook.name().to_owned();
-        if check {
-            match self.dispatcher.create_webhook(settings).await? {
-                Answer::Response { status: 200, .. } => {}
-                Answer::Response { status, body, .. } => {
-                    return Err(WebhookSetupError::TestFailed(format!("HTTP {status}: {body}")));
-                }
-                Answer::TimedOut => return Err(WebhookSetupError::TestFailed("no answer in time".into())),
-                Answer::ConnectionFailed { error } => return Err(WebhookSetupError::TestFailed(error)),
-            }
-        } else {
-            self.dispatcher.add_webhook(settings)?;
-        }
-        lock(&self.engine).add_webhook(&name);
+    /// [`Pipeline::create_webhook`] with the dispatcher's settings for the webhook adjusted by `tune` (retry
+    /// policy, throttle, concurrency), as a scenario file may give them.
+    pub async fn create_webhook_with(
+        &self,
+        spec: WebhookSpec,
+        check: bool,
+        tune: impl FnOnce(&mut WebhookSettings),
+    ) -> Result<(), WebhookSetupError> {
+        let definition = spec.to_json();
+        let name = create_webhook_tuned(&self.dispatcher, spec, check, tune).await?;
+        lock(&self.engine).add_webhook(&name, &definition).map_err(|e| WebhookSetupError::NotStored(e.to_string()))?;
         Ok(())
     }
 
@@ -67,9 +63,7 @@ impl Pipeline {
     /// with the campaign's id.
     pub fn save_campaign(&self, json: &serde_json::Value) -> Result<CampaignSpec, CampaignSetupError> {
         let mut engine = lock(&self.engine);
-        let zone = engine.account().time_zone.clone();
-        let id = engine.next_campaign_id();
-        let spec = parse_campaign(json, id, engine.now(), &zone)?;
+        let spec = engine.read_campaign(json)?;
         if spec.estimate_only {
             return Ok(spec);
         }
@@ -77,7 +71,39 @@ impl Pipeline {
             return Err(CampaignError::UnknownWebhook(spec.campaign.webhook.clone()).into());
         }
         self.bridge.register(&spec.campaign)?;
-        engine.add_campaign(spec.campaign.clone())?;
+        engine.save_campaign(json, &spec)?;
         Ok(spec)
+    }
+}
+
+/// Creates a webhook in the dispatcher (with CleverTap's test request when `check`); returns its name.
+pub async fn create_webhook(
+    dispatcher: &Dispatcher,
+    spec: WebhookSpec,
+    check: bool,
+) -> Result<String, WebhookSetupError> {
+    create_webhook_tuned(dispatcher, spec, check, |_| {}).await
+}
+
+/// [`create_webhook`] with CleverTap's default settings for it adjusted by `tune` first.
+pub async fn create_webhook_tuned(
+    dispatcher: &Dispatcher,
+    spec: WebhookSpec,
+    check: bool,
+    tune: impl FnOnce(&mut WebhookSettings),
+) -> Result<String, WebhookSetupError> {
+    let webhook = Webhook::from_spec(spec)?;
+    let name = webhook.name().to_owned();
+    let mut settings = WebhookSettings::new(webhook);
+    tune(&mut settings);
+    if !check {
+        dispatcher.add_webhook(settings)?;
+        return Ok(name);
+    }
+    match dispatcher.create_webhook(settings).await? {
+        Answer::Response { status: 200, .. } => Ok(name),
+        Answer::Response { status, body, .. } => Err(WebhookSetupError::TestFailed(format!("HTTP {status}: {body}"))),
+        Answer::TimedOut => Err(WebhookSetupError::TestFailed("no answer in time".into())),
+        Answer::ConnectionFailed { error } => Err(WebhookSetupError::TestFailed(error)),
     }
 }

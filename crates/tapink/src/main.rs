@@ -24,11 +24,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Demo(commands::demo::DemoArgs),
+    Engine(commands::engine::EngineArgs),
     Inkit(commands::inkit::InkitArgs),
     Preview(commands::preview::PreviewArgs),
     Run(commands::run::RunArgs),
     TestSend(commands::test_send::TestSendArgs),
     Dlq(commands::dlq::DlqArgs),
+    Trace(commands::trace::TraceArgs),
+    Up(commands::up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,11 +47,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => commands::demo::run(args).await,
+            Command::Engine(args) => commands::engine::run(args).await,
             Command::Inkit(args) => commands::inkit::run(args).await,
             Command::Preview(args) => commands::preview::run(args),
             Command::Run(args) => commands::run::run(args).await,
             Command::TestSend(args) => commands::test_send::run(args).await,
             Command::Dlq(args) => commands::dlq::run(args),
+            Command::Trace(args) => commands::trace::run(args),
+            Command::Up(args) => commands::up::run(args).await,
         }
     });
     match result {

@@ -72,6 +72,18 @@ impl Campaign {
             && end.is_none_or(|e| at < e)
     }
 
+    /// When the campaign is scheduled to start, as the targets list shows it: a scheduled campaign's first run
+    /// (or its publication, for "now"), a live campaign's start (or its publication); none for a draft.
+    pub fn scheduled_start(&self, account: &jiff::tz::TimeZone) -> Option<Timestamp> {
+        let published = self.published_at?;
+        Some(match &self.when {
+            When::Scheduled(schedule) => schedule
+                .next_run(published, account)
+                .map_or(published, |run| schedule.opens(&run, account).max(published)),
+            When::Live { start, .. } => start.map_or(published, |s| s.max(published)),
+        })
+    }
+
     /// The status before the runner's progress is known: draft, stopped, or (published) scheduled.
     pub fn base_status(&self) -> Status {
         match (self.published_at, self.stopped_at) {

@@ -151,6 +151,48 @@ impl MemoryStore {
         }
     }
 
+    /// Deletes the profiles with these CleverTap IDs and all their events; IDs not found are skipped. Returns how
+    /// many profiles were deleted. The others keep their order, and CleverTap IDs made here are never reused.
+    pub fn delete_profiles(&mut self, object_ids: &[String]) -> usize {
+        let doomed: foldhash::HashSet<usize> =
+            object_ids.iter().filter_map(|id| self.index_of(IdentityKind::ObjectId, id)).collect();
+        if doomed.is_empty() {
+            return 0;
+        }
+        // Where each kept profile moves to; `None` for the deleted ones.
+        let mut kept = 0;
+        let new_index: Vec<Option<usize>> = (0..self.profiles.len())
+            .map(|i| {
+                (!doomed.contains(&i)).then(|| {
+                    kept += 1;
+                    kept - 1
+                })
+            })
+            .collect();
+        let mut i = 0;
+        self.profiles.retain(|_| {
+            i += 1;
+            new_index[i - 1].is_some()
+        });
+        let mut i = 0;
+        self.events.retain(|_| {
+            i += 1;
+            new_index[i - 1].is_some()
+        });
+        let remap = |map: &mut HashMap<String, usize>| {
+            map.retain(|_, index| match new_index[*index] {
+                Some(moved) => {
+                    *index = moved;
+                    true
+                }
+                None => false,
+            });
+        };
+        self.by_id.iter_mut().for_each(remap);
+        remap(&mut self.by_email);
+        doomed.len()
+    }
+
     /// A user's events, oldest first.
     pub fn events_of(&self, object_id: &str) -> &[Event] {
         self.index_of(IdentityKind::ObjectId, object_id).map_or(&[], |i| self.events[i].as_slice())
@@ -216,6 +258,31 @@ mod tests {
         store.upload_profile((IdentityKind::ObjectId, "obj-1"), &props(json!({"Email": "new@example.com"})), t(1));
         assert!(store.find_by_email("ada@example.com").is_none(), "the old email no longer finds the user");
         assert!(store.find_by_email("new@example.com").is_some());
+    }
+
+    #[test]
+    fn deleting_a_profile_removes_it_its_identities_and_events_and_keeps_the_others_in_order() {
+        let mut store = MemoryStore::new();
+        for (user, email) in [("u1", "a@x.com"), ("u2", "b@x.com"), ("u3", "c@x.com")] {
+            store.upload_profile((IdentityKind::Identity, user), &props(json!({"Email": email})), t(0));
+            store.add_event((IdentityKind::Identity, user), "Charged", Map::new(), t(1), t(1));
+        }
+        let u2 = store.find(IdentityKind::Identity, "u2").unwrap().object_id.clone();
+
+        let deleted = store.delete_profiles(&[u2.clone(), "nobody".into()]);
+
+        assert_eq!(deleted, 1);
+        assert!(store.find(IdentityKind::Identity, "u2").is_none());
+        assert!(store.find(IdentityKind::ObjectId, &u2).is_none());
+        assert!(store.find_by_email("b@x.com").is_none());
+        assert!(store.events_of(&u2).is_empty());
+        let left: Vec<_> = store.profiles().map(|p| p.identity.clone().unwrap()).collect();
+        assert_eq!(left, ["u1", "u3"]);
+        assert_eq!(store.find_by_email("c@x.com").and_then(|p| p.identity.as_deref()), Some("u3"));
+        assert_eq!(store.events_of(&store.find(IdentityKind::Identity, "u3").unwrap().object_id.clone()).len(), 1);
+        assert_eq!((store.profile_count(), store.event_count()), (2, 2));
+        let new = store.upload_profile((IdentityKind::Identity, "u4"), &Map::new(), t(2)).to_owned();
+        assert_ne!(new, u2, "CleverTap IDs are not reused");
     }
 
     #[test]

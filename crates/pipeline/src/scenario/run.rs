@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 use webhook_dispatcher::client::{Answer, HttpClient, OutgoingRequest};
 use webhook_dispatcher::dispatcher::{DispatcherConfig, PreparedRequest, WebhookSettings};
 use webhook_dispatcher::throttle::Throttle;
-use webhook_dispatcher::webhook::Webhook;
 
 use super::expect::{self, Check, Context};
 use super::format::{Action, ProfileRef, Scenario, Step, TemplateDef};
@@ -102,14 +101,15 @@ async fn walk(scenario: &Scenario, pipeline: &Pipeline) -> Result<Vec<Check>, Ru
     for def in &scenario.webhooks {
         let setup = |message: String| RunError::Setup { at: def.loc.to_string(), message };
         let spec = def.spec_for(&inkit_url).map_err(setup)?;
-        let webhook = Webhook::from_spec(spec).map_err(|e| setup(e.to_string()))?;
-        let settings = WebhookSettings {
-            webhook,
-            retry: def.retry.clone().unwrap_or_else(|| scenario.dispatcher.retry.clone()),
-            throttle: Throttle::from_setting(def.throttle_per_minute).map_err(|e| setup(e.to_string()))?,
-            concurrency: def.concurrency.unwrap_or(64),
+        let throttle = Throttle::from_setting(def.throttle_per_minute).map_err(|e| setup(e.to_string()))?;
+        let tune = |settings: &mut WebhookSettings| {
+            settings.retry = def.retry.clone().unwrap_or_else(|| scenario.dispatcher.retry.clone());
+            settings.throttle = throttle;
+            if let Some(n) = def.concurrency {
+                settings.concurrency = n;
+            }
         };
-        pipeline.create_webhook_with(settings, def.check).await.map_err(|e| setup(e.to_string()))?;
+        pipeline.create_webhook_with(spec, def.check, tune).await.map_err(|e| setup(e.to_string()))?;
     }
     for up in &scenario.uploads {
         upload(pipeline, &up.body).map_err(|message| RunError::Setup { at: up.loc.to_string(), message })?;

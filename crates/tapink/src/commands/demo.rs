@@ -9,8 +9,10 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Args;
+use engine_api::channel::SampleUser;
 use inkit_mock::EntryKind;
-use pipeline::bridge::{dispatcher_delivery, lock};
+use pipeline::bridge::lock;
+use pipeline::channel::{preview_request, send_once};
 use pipeline::synthetic::upload_bodies;
 use pipeline::{Pipeline, PipelineConfig, Storage, TimeMode};
 use serde_json::{Value, json};
@@ -106,19 +108,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     step(4, "Preview and Test with a sample profile");
     let sample = json!({"Name": "Ada Lovelace", "Email": "ada@example.com", "Phone": "+14155550100"});
-    let preview = preview(&pipeline, campaign_id, &sample)?;
-    say(&format!("Profile {sample}"));
-    say(&format!("{} {}\nBody sent:\n{}", preview.method, preview.url, preview.body));
-    let request = OutgoingRequest {
-        method: http::Method::from_bytes(preview.method.as_str().as_bytes())?,
-        url: preview.url.clone(),
-        headers: preview.headers.clone(),
-        body: Bytes::from(preview.body.clone()),
+    let user = SampleUser {
+        object_id: "__sample".into(),
+        identity: Some("ada@example.com".into()),
+        profile: sample.as_object().cloned().unwrap_or_default(),
+        event: None,
     };
-    match http.send(request, Duration::from_secs(3)).await.answer {
-        Answer::Response { status: 200, body, .. } => say(&format!("Send Test: Inkit answered HTTP 200 {body}")),
-        other => bail!("the test send was not answered HTTP 200: {other:?}"),
+    let campaign = lock(&pipeline.engine).campaign(campaign_id).cloned().context("the campaign")?;
+    let preview = preview_request(&pipeline.dispatcher, &pipeline.bridge, &campaign, &user, pipeline.now())
+        .map_err(|e| anyhow::anyhow!("preview: {e}"))?;
+    say(&format!("Profile {sample}"));
+    say(&format!("{} {}\nBody sent:\n{}", preview.method.as_str(), preview.url, preview.body));
+    let answer =
+        send_once(&http, &preview, Duration::from_secs(3)).await.map_err(|e| anyhow::anyhow!("Send Test: {e}"))?;
+    if answer["status"] != 200 {
+        bail!("the test send was not answered HTTP 200: {answer}");
     }
+    say(&format!("Send Test: Inkit answered HTTP 200 {}", answer["body"].as_str().unwrap_or_default()));
 
     step(5, "Check Inkit's History");
     let entries = pipeline.inkit.entries_where(|e| e.kind == EntryKind::Render);
@@ -200,29 +206,6 @@ async fn create_template(http: &HttpClient, inkit: &str, token: &str) -> anyhow:
         }
         other => bail!("creating the template failed: {other:?}"),
     }
-}
-
-/// What Preview shows: the request the campaign would send for this profile.
-fn preview(
-    pipeline: &Pipeline,
-    campaign_id: u64,
-    profile: &Value,
-) -> anyhow::Result<webhook_dispatcher::dispatcher::PreparedRequest> {
-    let campaign = lock(&pipeline.engine).campaign(campaign_id).cloned().context("the campaign")?;
-    let delivery = campaign_engine::delivery::Delivery {
-        id: format!("{campaign_id}-preview-sample"),
-        trace_id: "preview".into(),
-        campaign_id,
-        campaign_name: campaign.name.clone(),
-        webhook: campaign.webhook.clone(),
-        run: campaign_engine::delivery::RunKey::Scheduled(0),
-        object_id: "__sample".into(),
-        identity: Some("ada@example.com".into()),
-        profile: profile.as_object().cloned().unwrap_or_default(),
-        event: None,
-        created_at: pipeline.now(),
-    };
-    pipeline.dispatcher.prepare(&dispatcher_delivery(delivery), 1).map_err(|e| anyhow::anyhow!("preview: {e}"))
 }
 
 fn progress(done: u64, total: u64, elapsed: Duration, in_place: bool) {

@@ -47,7 +47,7 @@ enum DlqCommand {
     },
 }
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<SqliteOutbox> {
+pub(crate) fn open(data_dir: &std::path::Path) -> anyhow::Result<SqliteOutbox> {
     let path = data_dir.join("outbox.sqlite3");
     anyhow::ensure!(
         path.exists(),

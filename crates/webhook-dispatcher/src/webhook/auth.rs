@@ -14,27 +14,35 @@ use super::{Redacted, WebhookError};
 /// A field the type does not use is refused. `Debug` shows no secret.
 ///
 /// [`WebhookSpec`]: super::WebhookSpec
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
     /// `none`, `basic`, `bearer` or `oauth2_client_credentials`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Basic: the user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Basic: the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// Bearer: the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// OAuth 2.0: the access token URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
     /// OAuth 2.0: the client id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// OAuth 2.0: the client secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     /// OAuth 2.0: the scopes asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// OAuth 2.0: `header` (HTTP Basic) or `body` (form fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_credentials: Option<String>,
 }
 

@@ -70,6 +70,23 @@ pub struct WebhookSpec {
     pub auth: AuthSpec,
 }
 
+impl WebhookSpec {
+    /// The spec as the JSON it is read from (secrets included: this is for storing it, not for showing it).
+    /// Headers come out as an object, so their order is the JSON library's.
+    pub fn to_json(&self) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> =
+            self.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        serde_json::json!({
+            "name": self.name,
+            "method": self.method,
+            "url": self.url,
+            "content_type": self.content_type,
+            "headers": headers,
+            "auth": serde_json::to_value(&self.auth).unwrap_or(serde_json::Value::Null),
+        })
+    }
+}
+
 impl fmt::Debug for WebhookSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookSpec")

@@ -1,0 +1,116 @@
+//! The pipeline's webhook channel for the engine API: campaign content checked by the dispatcher, webhooks
+//! created with CleverTap's test request, and Preview and Test rendered and sent exactly as a delivery would be.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use campaign_engine::campaign::Campaign;
+use campaign_engine::delivery::{Delivery as EngineDelivery, RunKey};
+use engine_api::channel::{Channel, ChannelError, ChannelFuture, SampleUser};
+use serde_json::{Value, json};
+use webhook_dispatcher::client::{Answer, HttpClient, OutgoingRequest};
+use webhook_dispatcher::dispatcher::{Dispatcher, PreparedRequest};
+use webhook_dispatcher::webhook::WebhookSpec;
+
+use crate::bridge::{Bridge, dispatcher_delivery};
+use crate::setup::{WebhookSetupError, create_webhook};
+
+pub struct PipelineChannel {
+    pub clock: Arc<dyn clock::Clock>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub bridge: Arc<Bridge>,
+    pub client: HttpClient,
+}
+
+/// The request a campaign sends for one user, rendered by the dispatcher as a delivery would be. The campaign's
+/// content is registered with the dispatcher first if it is not yet.
+pub fn preview_request(
+    dispatcher: &Dispatcher,
+    bridge: &Bridge,
+    campaign: &Campaign,
+    user: &SampleUser,
+    at: clock::Timestamp,
+) -> Result<PreparedRequest, ChannelError> {
+    bridge.register(campaign).map_err(|e| ChannelError::bad_input(e.to_string()))?;
+    let id = format!("{}-preview-{}", campaign.id, user.object_id);
+    let delivery = EngineDelivery {
+        trace_id: EngineDelivery::trace_for(&id),
+        id,
+        campaign_id: campaign.id,
+        campaign_name: campaign.name.clone(),
+        webhook: campaign.webhook.clone(),
+        run: RunKey::Scheduled(0),
+        object_id: user.object_id.clone(),
+        identity: user.identity.clone(),
+        profile: user.profile.clone(),
+        event: user.event.clone(),
+        created_at: at,
+    };
+    dispatcher.prepare(&dispatcher_delivery(delivery), 1).map_err(|e| ChannelError::bad_input(e.to_string()))
+}
+
+/// Sends a prepared request once, as CleverTap's "Send Test" does: `{"status", "body", "latency_ms"}`.
+pub async fn send_once(
+    client: &HttpClient,
+    request: &PreparedRequest,
+    timeout: Duration,
+) -> Result<Value, ChannelError> {
+    let method = http::Method::from_bytes(request.method.as_str().as_bytes())
+        .map_err(|e| ChannelError::bad_input(format!("method: {e}")))?;
+    let outgoing = OutgoingRequest {
+        method,
+        url: request.url.clone(),
+        headers: request.headers.clone(),
+        body: Bytes::from(request.body.clone()),
+    };
+    let started = Instant::now();
+    let report = client.send(outgoing, timeout).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match report.answer {
+        Answer::Response { status, body, content_type, .. } => {
+            Ok(json!({"status": status, "content_type": content_type, "body": body, "latency_ms": latency_ms}))
+        }
+        Answer::TimedOut => Err(ChannelError::endpoint(format!("{} did not answer within {timeout:?}", request.url))),
+        Answer::ConnectionFailed { error } => {
+            Err(ChannelError::endpoint(format!("cannot reach {}: {error}", request.url)))
+        }
+    }
+}
+
+fn prepared_json(request: &PreparedRequest) -> Value {
+    let headers: serde_json::Map<String, Value> =
+        request.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    json!({"method": request.method.as_str(), "url": request.url, "headers": headers, "body": request.body})
+}
+
+impl Channel for PipelineChannel {
+    fn check_campaign(&self, campaign: &Campaign) -> Result<(), ChannelError> {
+        self.bridge.register(campaign).map_err(|e| ChannelError::bad_input(e.to_string()))
+    }
+
+    fn create_webhook(&self, spec: Value, skip_check: bool) -> ChannelFuture<'_, String> {
+        Box::pin(async move {
+            let spec: WebhookSpec =
+                serde_json::from_value(spec).map_err(|e| ChannelError::bad_input(format!("webhook: {e}")))?;
+            create_webhook(&self.dispatcher, spec, !skip_check).await.map_err(|e| match e {
+                WebhookSetupError::TestFailed(_) => ChannelError::endpoint(e.to_string()),
+                _ => ChannelError::bad_input(e.to_string()),
+            })
+        })
+    }
+
+    fn preview(&self, campaign: &Campaign, user: &SampleUser) -> Result<Value, ChannelError> {
+        let now = self.clock.now();
+        preview_request(&self.dispatcher, &self.bridge, campaign, user, now).map(|r| prepared_json(&r))
+    }
+
+    fn send_test<'a>(&'a self, campaign: &'a Campaign, user: &'a SampleUser) -> ChannelFuture<'a, Value> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            let request = preview_request(&self.dispatcher, &self.bridge, campaign, user, now)?;
+            let answer = send_once(&self.client, &request, Duration::from_secs(3)).await?;
+            Ok(json!({"request": prepared_json(&request), "response": answer}))
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! CleverTap's official Node library (`clevertap@1.3.0`) against the engine API: tests/node/clevertap_check.js
+//! points the library at an in-process server (only the endpoint changed) and runs upload, profile, profiles
+//! (several pages), events, getProfilesCount, getEventsCount and delete; every check must pass.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use engine_api::EngineApiConfig;
+use integration_tests::{EngineServer, External, require_external};
+
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn the_official_node_library_passes_every_check() {
+    let Some(node) = require_external(External::NodeClevertap) else { return };
+    // arrange
+    let config =
+        EngineApiConfig { accounts: vec!["NODE-CHECK=node-secret".parse().unwrap()], ..EngineApiConfig::default() };
+    let server = EngineServer::start_with(config).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node").join("clevertap_check.js");
+
+    // act
+    let child = tokio::process::Command::new(&node)
+        .arg(&script)
+        .args([&server.url, "NODE-CHECK", "node-secret"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the Node check script");
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the Node check did not finish within {SCRIPT_TIMEOUT:?}"))
+        .expect("waiting for the Node check");
+
+    // assert
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = format!(
+        "{} exited {}\n--- stdout\n{stdout}--- stderr\n{}",
+        script.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let passed = last
+        .strip_suffix(" passed, 0 failed")
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("last line {last:?} is not `N passed, 0 failed`\n{report}"));
+    assert!(passed >= 10, "only {passed} checks ran\n{report}");
+    assert_eq!(server.engine().store().profile_count(), 3, "the script leaves 3 of its 4 users\n{report}");
+}
