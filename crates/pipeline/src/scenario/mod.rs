@@ -2,7 +2,8 @@
 //! the whole pipeline in simulated time with storage in memory, and checked against their expectations.
 //!
 //! - `source`: TOML read into JSON values with the line of every field, and the errors that name them.
-//! - `format`: the scenario's vocabulary, validated into a [`Scenario`].
+//! - `format`: what a scenario holds: set-up, timeline, expectations.
+//! - `parse`: the TOML vocabulary read and validated into a [`Scenario`].
 //! - `run`: setting the pipeline up and walking the timeline.
 //! - `expect`: each expectation compared with what happened, with a readable diff of JSON values.
 //! - `report`: the outcome as text for a person and as JUnit XML for CI.
@@ -17,12 +18,14 @@
 
 pub mod expect;
 pub mod format;
+pub mod parse;
 pub mod report;
 pub mod run;
 pub mod source;
 
 pub use expect::Check;
-pub use format::{Scenario, discover, load};
+pub use format::Scenario;
+pub use parse::{discover, load};
 pub use run::{RunError, ScenarioOutcome, run};
 pub use source::LoadError;
 
