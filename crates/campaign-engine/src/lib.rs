@@ -14,6 +14,7 @@
 //! - `campaign`: webhook campaigns: who, what, when, how often, and their lifecycle; `spec` reads them from JSON.
 //! - `runner`: campaigns run: scheduled runs and live triggers become deliveries, checked against caps, DND and
 //!   throttles; outcomes fill the reports (`report`). `delivery`: what the runner hands on.
+//! - `segment`: the dashboard's richer segments (did / did not, counts and sums, AND / OR, saved segments).
 //! - `engine`: all of it as one value, reading one clock.
 
 pub mod campaign;
@@ -29,6 +30,7 @@ pub mod query;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod segment;
 mod stable_hash;
 pub mod store;
 pub mod upload;

@@ -19,6 +19,7 @@
 
 use serde_json::Value;
 
+use crate::event::Event;
 use crate::profile::date_value;
 
 use super::day::Day;
@@ -143,6 +144,18 @@ impl Wanted {
         }
     }
 
+    /// The value as it was given (a number as written, a string, a boolean).
+    fn to_json(&self) -> Value {
+        if self.is_string {
+            Value::String(self.text.clone())
+        } else if let Some(b) = self.boolean {
+            Value::Bool(b)
+        } else {
+            // `text` is a JSON number as serde_json wrote it, so it reads back as the same number.
+            serde_json::from_str(&self.text).unwrap_or_else(|_| Value::String(self.text.clone()))
+        }
+    }
+
     /// Whether `greater_than` and the like can use it: a number, numeric string or date.
     pub(crate) fn is_comparable(&self) -> bool {
         self.number.is_some() || self.date.is_some()
@@ -174,7 +187,7 @@ fn stored_date(value: &Value) -> Option<i64> {
 }
 
 /// A stored value as a number: a JSON number or a numeric string.
-fn stored_number(value: &Value) -> Option<f64> {
+pub(crate) fn stored_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => parse_number(s),
@@ -207,6 +220,33 @@ impl Filter {
             }
         }
         !found && (self.operator == Operator::DoesNotExist || self.operator.is_negative())
+    }
+
+    /// Whether the filter holds on an event: on its own property or, in a `Charged` event (`charged`), on the
+    /// property of any of its `Items` (CleverTap's "OR across items").
+    pub(crate) fn holds_on_event(&self, event: &Event, charged: bool) -> bool {
+        let items: &[Value] = if charged { event.items() } else { &[] };
+        let own = event.properties.get(&self.name);
+        let in_items = items.iter().map(|item| item.as_object().and_then(|o| o.get(&self.name)));
+        self.holds(std::iter::once(own).chain(in_items))
+    }
+
+    /// The filter as JSON, `{"name", "operator", "value"}` (no `value` for `exists` / `does_not_exist`; a list
+    /// when it has several values). It reads back as the same filter.
+    pub fn to_json(&self) -> Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("name".to_owned(), Value::String(self.name.clone()));
+        obj.insert("operator".to_owned(), Value::String(self.operator.name().to_owned()));
+        match self.values.as_slice() {
+            [] => {}
+            [one] => {
+                obj.insert("value".to_owned(), one.to_json());
+            }
+            many => {
+                obj.insert("value".to_owned(), Value::Array(many.iter().map(Wanted::to_json).collect()));
+            }
+        }
+        Value::Object(obj)
     }
 
     /// Whether the filter holds on one present value.

@@ -28,7 +28,7 @@
 //! users who were uploaded but never did anything, which a profile-only segment ("Tier equals gold") is meant to
 //! reach. Event export (`/1/events.json`) needs a base query: see [`Query::require_events`].
 
-mod day;
+pub(crate) mod day;
 pub mod filter;
 pub(crate) mod parse;
 #[cfg(test)]
@@ -97,12 +97,8 @@ impl EventPart {
 /// Whether every filter holds on `event`, whose name compares as `key`. In a `Charged` event a property is
 /// also looked up in each of its `Items`, and a filter holds if it holds on the event or on any item.
 pub(crate) fn event_filters_hold(key: &str, filters: &[Filter], event: &Event) -> bool {
-    let items: &[Value] = if key == "charged" { event.items() } else { &[] };
-    filters.iter().all(|f| {
-        let own = event.properties.get(&f.name);
-        let in_items = items.iter().map(|item| item.as_object().and_then(|o| o.get(&f.name)));
-        f.holds(std::iter::once(own).chain(in_items))
-    })
+    let charged = key == "charged";
+    filters.iter().all(|f| f.holds_on_event(event, charged))
 }
 
 impl Query {

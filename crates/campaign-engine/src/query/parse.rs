@@ -146,7 +146,7 @@ pub(crate) fn filters(value: &Value, path: &str) -> Result<Vec<Filter>, FieldErr
     items.iter().enumerate().map(|(i, item)| filter(item, &format!("{path}[{i}]"))).collect()
 }
 
-fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
+pub(crate) fn filter(value: &Value, path: &str) -> Result<Filter, FieldError> {
     let Value::Object(obj) = value else {
         return Err(FieldError::new(
             path,
