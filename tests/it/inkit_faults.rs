@@ -238,6 +238,32 @@ async fn latency_on_one_route_does_not_delay_a_concurrent_request_to_another() {
 }
 
 #[tokio::test]
+async fn a_slow_answer_stores_the_request_at_once_and_a_client_that_gives_up_leaves_it_stored() {
+    // arrange
+    let (mock, client, body) = mock_with(MockConfig::default()).await;
+    put_plan(&client, json!({"fault": [{"route": "POST /generate", "kind": "slow_answer", "ms": 1000}]})).await;
+
+    // act: give up long before the answer comes, as a client with a short timeout does
+    let started = Instant::now();
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), client.post("/v1/generate", &body)).await;
+    while mock.inkit.entry_count() == 0 && started.elapsed() < Duration::from_millis(900) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stored_before_the_answer = (mock.inkit.entry_count(), started.elapsed());
+    let waited = Instant::now();
+    let answered = client.post("/v1/generate", &body).await;
+
+    // assert
+    assert!(gave_up.is_err(), "the answer came before the slow_answer delay");
+    assert_eq!(stored_before_the_answer.0, 1, "stored before the answer was due: {stored_before_the_answer:?}");
+    assert_eq!(answered.status, 200, "{}", answered.text());
+    assert!(waited.elapsed() >= Duration::from_millis(1000), "the answer was held back: {:?}", waited.elapsed());
+    assert_eq!(mock.inkit.entry_count(), 2);
+    let journal = client.get("/__admin/requests?route=POST%20/generate").await.json();
+    assert_eq!(journal["items"][0]["fault"], "slow answer 1000 ms", "{journal}");
+}
+
+#[tokio::test]
 async fn a_bad_plan_is_refused_naming_the_field_and_the_old_plan_stays() {
     // arrange
     let (mock, client, body) = mock_with(MockConfig::default()).await;

@@ -8,13 +8,18 @@
 //!
 //! [[fault]]
 //! route = "POST /generate"   # a route as the journal names it, "POST *", or "*"
-//! kind = "status"            # latency | status | too_many_requests | close | sequence | every | rate_limit
+//! kind = "status"            # latency | slow_answer | status | too_many_requests | close | sequence | every | rate_limit
 //! status = 500
 //! probability = 0.3
 //! ```
 //!
 //! Rules are tried in order for each API request. `latency` adds its delay and goes on to the next rule;
 //! the first other rule that fires decides the answer. Admin routes are never faulted.
+//!
+//! `slow_answer` also adds a delay and goes on, but after the request has been handled: what it stores is
+//! stored at once and only the answer is held back. A client that times out meanwhile loses an answer to a
+//! request that succeeded, which is how a retry becomes a duplicate. (`latency` delays before handling, and
+//! a client that hangs up during it leaves nothing stored.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -107,6 +112,7 @@ fn parse_outcome(s: &str) -> Option<Outcome> {
 #[derive(Debug, Clone)]
 enum Action {
     Latency { min: u64, max: u64 },
+    SlowAnswer { min: u64, max: u64 },
     Respond(StatusCode),
     Close,
     Sequence { steps: Vec<Outcome>, repeat: bool },
@@ -129,6 +135,11 @@ impl FaultPlan {
             toml::from_str(text).map_err(|e| PlanError { field: "faults file".into(), message: e.to_string() })?;
         plan.compile()?;
         Ok(plan)
+    }
+
+    /// Checks every rule, naming the first bad one and key (`fault[2].status`), as loading a plan does.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        self.compile().map(drop)
     }
 
     fn compile(&self) -> Result<Vec<Compiled>, PlanError> {
@@ -167,15 +178,20 @@ impl FaultRule {
             parse_outcome(s)
                 .ok_or_else(|| err(key, format!("{s:?} is not an outcome: use ok, close or a status like 500")))
         };
+        let range = || match (self.ms, self.min_ms, self.max_ms) {
+            (Some(ms), None, None) => Ok((ms, ms)),
+            (None, Some(a), Some(b)) if a <= b => Ok((a, b)),
+            (None, Some(_), Some(_)) => Err(err("min_ms", "min_ms must not exceed max_ms".into())),
+            _ => Err(err("ms", format!("{} needs ms, or min_ms and max_ms", self.kind))),
+        };
         let action = match self.kind.as_str() {
             "latency" => {
-                let (min, max) = match (self.ms, self.min_ms, self.max_ms) {
-                    (Some(ms), None, None) => (ms, ms),
-                    (None, Some(a), Some(b)) if a <= b => (a, b),
-                    (None, Some(_), Some(_)) => return Err(err("min_ms", "min_ms must not exceed max_ms".into())),
-                    _ => return Err(err("ms", "latency needs ms, or min_ms and max_ms".into())),
-                };
+                let (min, max) = range()?;
                 Action::Latency { min, max }
+            }
+            "slow_answer" => {
+                let (min, max) = range()?;
+                Action::SlowAnswer { min, max }
             }
             "status" => Action::Respond(status(None)?),
             "too_many_requests" => Action::Respond(StatusCode::TOO_MANY_REQUESTS),
@@ -221,7 +237,7 @@ impl FaultRule {
                 return Err(err(
                     "kind",
                     format!(
-                        "unknown kind {other:?}: use latency, status, too_many_requests, close, sequence, every or rate_limit"
+                        "unknown kind {other:?}: use latency, slow_answer, status, too_many_requests, close, sequence, every or rate_limit"
                     ),
                 ));
             }
@@ -233,7 +249,10 @@ impl FaultRule {
 /// What the server does with a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// How long to wait before handling the request (`latency`).
     pub delay: Duration,
+    /// How long to hold the answer back once the request has been handled (`slow_answer`).
+    pub answer_delay: Duration,
     pub verdict: Verdict,
     /// A short description for the journal, e.g. `fault[0] status 500`.
     pub label: Option<String>,
@@ -289,7 +308,8 @@ impl Faults {
 
     /// Decides the fate of one request to `route` (as the journal names it) made with `token`.
     pub fn decide(&self, method_and_route: &str, token: Option<&str>, now: Timestamp) -> Decision {
-        let mut decision = Decision { delay: Duration::ZERO, verdict: Verdict::Pass, label: None };
+        let mut decision =
+            Decision { delay: Duration::ZERO, answer_delay: Duration::ZERO, verdict: Verdict::Pass, label: None };
         if !self.active.load(Ordering::Acquire) {
             return decision;
         }
@@ -315,6 +335,11 @@ impl Faults {
                 Action::Latency { min, max } => {
                     let ms = if min == max { *min } else { min + s.next_u64() % (max - min + 1) };
                     decision.delay += Duration::from_millis(ms);
+                    continue;
+                }
+                Action::SlowAnswer { min, max } => {
+                    let ms = if min == max { *min } else { min + s.next_u64() % (max - min + 1) };
+                    decision.answer_delay += Duration::from_millis(ms);
                     continue;
                 }
                 Action::Respond(status) => Outcome::Respond(*status),
@@ -369,8 +394,14 @@ impl Faults {
             }
             return decision;
         }
-        if !decision.delay.is_zero() {
-            decision.label = Some(format!("latency {} ms", decision.delay.as_millis()));
+        let delays = [("latency", decision.delay), ("slow answer", decision.answer_delay)];
+        let label: Vec<String> = delays
+            .iter()
+            .filter(|(_, d)| !d.is_zero())
+            .map(|(what, d)| format!("{what} {} ms", d.as_millis()))
+            .collect();
+        if !label.is_empty() {
+            decision.label = Some(label.join(", "));
         }
         decision
     }
@@ -465,6 +496,24 @@ mod tests {
         );
         let d = f.decide("GET /render/{id}", None, Timestamp::UNIX_EPOCH);
         assert_eq!((d.delay, d.verdict), (Duration::from_millis(25), Verdict::Pass));
+    }
+
+    #[test]
+    fn a_slow_answer_delays_the_answer_not_the_handling() {
+        let f = faults(
+            "[[fault]]\nroute = \"POST /generate\"\nkind = \"slow_answer\"\nms = 400\n[[fault]]\nroute = \"*\"\nkind = \"latency\"\nms = 10",
+        );
+        let d = f.decide("POST /generate", None, Timestamp::UNIX_EPOCH);
+        assert_eq!(
+            (d.delay, d.answer_delay, d.verdict),
+            (Duration::from_millis(10), Duration::from_millis(400), Verdict::Pass)
+        );
+        assert_eq!(d.label.as_deref(), Some("latency 10 ms, slow answer 400 ms"));
+        let e = FaultPlan::from_toml("[[fault]]\nroute = \"*\"\nkind = \"slow_answer\"").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("fault[0].ms", "slow_answer needs ms, or min_ms and max_ms")
+        );
     }
 
     #[test]

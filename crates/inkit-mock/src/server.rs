@@ -209,6 +209,7 @@ impl RequestHandler {
         journal.body_bytes = body.len();
         journal.body_excerpt = Bytes::copy_from_slice(&body[..body.len().min(BODY_EXCERPT_BYTES)]);
 
+        let mut answer_delay = Duration::ZERO;
         if !route.contains(" /__admin") && !route.ends_with(" /") {
             let token = parts.headers.get(crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
             let decision = self.inkit.faults.decide(route, token, self.inkit.now());
@@ -217,9 +218,13 @@ impl RequestHandler {
                 // Only this request waits; nothing is locked while it sleeps.
                 tokio::time::sleep(decision.delay).await;
             }
+            answer_delay = decision.answer_delay;
             match decision.verdict {
                 Verdict::Pass => {}
-                Verdict::Respond(error) => return Ok(error.into_response()),
+                Verdict::Respond(error) => {
+                    tokio::time::sleep(answer_delay).await;
+                    return Ok(error.into_response());
+                }
                 Verdict::Close => return Err(Closed("injected fault: connection closed without an answer")),
             }
         }
@@ -231,6 +236,10 @@ impl RequestHandler {
             Ok(response) => response,
             Err(never) => match never {},
         };
+        if !answer_delay.is_zero() {
+            // A `slow_answer` fault: what the request changed is stored; only the answer waits.
+            tokio::time::sleep(answer_delay).await;
+        }
         Ok(as_json_api(response, method.as_str(), &path).await)
     }
 

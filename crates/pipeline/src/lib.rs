@@ -9,11 +9,13 @@
 //! - `setup`: webhooks and campaigns created as in the dashboard (test request, body compiled at save).
 //! - `synthetic`: deterministic synthetic users for the demo and benchmarks.
 //! - `trace`: one delivery followed from its trigger through every attempt to its History entries.
+//! - `scenario`: scenario files (TOML) loaded, run in simulated time and checked against their expectations.
 
 pub mod bridge;
 pub mod channel;
 pub mod config;
 pub mod pipeline;
+pub mod scenario;
 pub mod setup;
 pub mod synthetic;
 pub mod trace;

@@ -41,8 +41,19 @@ impl Pipeline {
     /// Creates a webhook. With `check`, CleverTap's test request is sent first and the webhook is saved only
     /// if it is answered HTTP 200; without, it is saved as it is.
     pub async fn create_webhook(&self, spec: WebhookSpec, check: bool) -> Result<(), WebhookSetupError> {
+        self.create_webhook_with(spec, check, |_| {}).await
+    }
+
+    /// [`Pipeline::create_webhook`] with the dispatcher's settings for the webhook adjusted by `tune` (retry
+    /// policy, throttle, concurrency), as a scenario file may give them.
+    pub async fn create_webhook_with(
+        &self,
+        spec: WebhookSpec,
+        check: bool,
+        tune: impl FnOnce(&mut WebhookSettings),
+    ) -> Result<(), WebhookSetupError> {
         let definition = spec.to_json();
-        let name = create_webhook(&self.dispatcher, spec, check).await?;
+        let name = create_webhook_tuned(&self.dispatcher, spec, check, tune).await?;
         lock(&self.engine).add_webhook(&name, &definition).map_err(|e| WebhookSetupError::NotStored(e.to_string()))?;
         Ok(())
     }
@@ -71,9 +82,20 @@ pub async fn create_webhook(
     spec: WebhookSpec,
     check: bool,
 ) -> Result<String, WebhookSetupError> {
+    create_webhook_tuned(dispatcher, spec, check, |_| {}).await
+}
+
+/// [`create_webhook`] with CleverTap's default settings for it adjusted by `tune` first.
+pub async fn create_webhook_tuned(
+    dispatcher: &Dispatcher,
+    spec: WebhookSpec,
+    check: bool,
+    tune: impl FnOnce(&mut WebhookSettings),
+) -> Result<String, WebhookSetupError> {
     let webhook = Webhook::from_spec(spec)?;
     let name = webhook.name().to_owned();
-    let settings = WebhookSettings::new(webhook);
+    let mut settings = WebhookSettings::new(webhook);
+    tune(&mut settings);
     if !check {
         dispatcher.add_webhook(settings)?;
         return Ok(name);

@@ -5,6 +5,7 @@ pub mod dlq;
 pub mod engine;
 pub mod inkit;
 pub mod preview;
+pub mod run;
 pub mod test_send;
 pub mod trace;
 pub mod up;
