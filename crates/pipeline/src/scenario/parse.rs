@@ -13,6 +13,7 @@ use campaign_engine::campaign::limits::FrequencyCap;
 use campaign_engine::campaign::spec::parse_campaign;
 use campaign_engine::runner::Account;
 use campaign_engine::schedule::DndWindow;
+use campaign_engine::segment::SavedSegments;
 use clock::Timestamp;
 use inkit_mock::{ApiToken, FaultPlan};
 use jiff::tz::TimeZone;
@@ -325,7 +326,8 @@ fn build(
         }
     }
     for c in campaigns.iter().filter(|c| !unchecked.contains(&c.key)) {
-        parse_campaign(&c.json, 1, start, &account.time_zone).map_err(|e| {
+        // Scenarios save no segments, so a campaign can name none.
+        parse_campaign(&c.json, 1, start, &account.time_zone, &SavedSegments::new()).map_err(|e| {
             let mut message = e.message;
             if message.starts_with("unknown field; the fields are ") {
                 message.push_str(", and the scenario's own ref and body_file");
