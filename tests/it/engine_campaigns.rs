@@ -3,9 +3,17 @@
 //! `/tapink/v1`, delivered to the mock Inkit's History, their status and figures, Preview and Test, and every
 //! refusal naming its field with nothing stored changed.
 
+use std::time::Duration;
+
 use inkit_mock::{FaultPlan, MockConfig};
-use integration_tests::{MockServer, PipelineApp, assert_clevertap_error, seed_body};
+use integration_tests::{MockServer, PipelineApp, assert_clevertap_error, seed_body, seed_records};
+use pipeline::Storage;
 use serde_json::{Value, json};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The names of the seed's five users, as the seed body puts them in `merge_parameters.Name`.
+const SEED_NAMES: [&str; 5] = ["Ada Lovelace", "Barbara Liskov", "Edsger Dijkstra", "Grace Hopper", "Jack Montana"];
 
 /// A webhook campaign with the seed body for everyone, sent now: the targets API's JSON.
 fn seed_campaign(name: &str) -> Value {
@@ -18,6 +26,14 @@ fn seed_campaign_with(name: &str, key: &str, value: Value) -> Value {
     let mut campaign = seed_campaign(name);
     campaign[key] = value;
     campaign
+}
+
+/// The `merge_parameters.Name` of each render, sorted.
+fn names(renders: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> =
+        renders.iter().map(|r| r["merge_parameters"]["Name"].as_str().unwrap_or("?").to_owned()).collect();
+    names.sort();
+    names
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -117,4 +133,38 @@ async fn a_malformed_webhook_is_refused_naming_the_field_and_nothing_is_saved() 
     let malformed = app.api.post_raw("/tapink/v1/webhooks", "{\"name\": ").await;
     assert!(assert_clevertap_error(&malformed, 400).starts_with("Malformed JSON"));
     app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_webhook_saved_without_its_test_request_is_set_up_again_after_a_restart() {
+    // arrange: a data directory; a webhook to an Inkit outside the pipeline (its address outlives the restart),
+    // saved with skip_check, and a draft naming it
+    let endpoint = MockServer::start_with(MockConfig {
+        templates_dir: Some(integration_tests::fixtures().join("templates")),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = PipelineApp::start_with(Storage::DataDir(dir.path().to_owned())).await;
+    let mut webhook = app.inkit_webhook();
+    webhook["url"] = json!(format!("{}/v1/generate", endpoint.url));
+    webhook["skip_check"] = json!(true);
+    let created = app.api.create_webhook(&webhook).await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    app.api.upload_ok(seed_records()).await;
+    let draft = app.api.create_target_ok(&seed_campaign_with("Later", "draft", json!(true))).await;
+    app.shutdown().await;
+
+    // act
+    let again = PipelineApp::start_with(Storage::DataDir(dir.path().to_owned())).await;
+    let published = again.api.post(&format!("/tapink/v1/campaigns/{draft}/publish"), &json!({})).await;
+    again.run_for(HOUR).await;
+
+    // assert
+    assert_eq!(again.api.get("/tapink/v1/webhooks").await.json()["webhooks"], json!(["Inkit"]));
+    assert_eq!(published.status, 200, "{}", published.text());
+    let history = integration_tests::admin_history(&endpoint.client(), "kind=render&page_size=100").await;
+    let renders = history["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(names(&renders), SEED_NAMES, "the dispatcher has the webhook again");
+    again.shutdown().await;
 }
