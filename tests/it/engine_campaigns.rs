@@ -168,3 +168,27 @@ async fn a_webhook_saved_without_its_test_request_is_set_up_again_after_a_restar
     assert_eq!(names(&renders), SEED_NAMES, "the dispatcher has the webhook again");
     again.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Our campaign API
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_stopped_draft_cannot_be_published() {
+    // arrange
+    let app = PipelineApp::with_webhook_and_seed_users().await;
+    let id = app.api.create_target_ok(&seed_campaign_with("Never", "draft", json!(true))).await;
+    let stopped = app.api.post(&format!("/tapink/v1/campaigns/{id}/stop"), &json!({})).await;
+    let before = app.stored();
+
+    // act
+    let published = app.api.post(&format!("/tapink/v1/campaigns/{id}/publish"), &json!({})).await;
+    app.run_for(HOUR).await;
+
+    // assert
+    assert_eq!(stopped.json()["campaign"]["status"], "Stopped", "{}", stopped.text());
+    assert_eq!(assert_clevertap_error(&published, 409), format!("campaign {id} is Stopped: it cannot be published"));
+    assert_eq!(app.stored(), before, "still a stopped draft");
+    assert_eq!(app.renders().await.len(), 0, "nothing sent");
+    app.shutdown().await;
+}
