@@ -19,3 +19,4 @@ mod inkit_journal;
 mod inkit_python_sdk;
 mod pipeline;
 mod preview_cli;
+mod up_cli;
