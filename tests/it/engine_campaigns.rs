@@ -693,6 +693,32 @@ async fn test_sends_the_campaign_once_for_one_user_and_answers_the_endpoints_rep
 }
 
 #[tokio::test]
+async fn each_test_is_a_send_of_its_own_not_a_duplicate_of_the_last() {
+    // arrange
+    let app = PipelineApp::with_webhook_and_seed_users().await;
+    let id = app.api.create_target_ok(&seed_campaign_with("Test me", "draft", json!(true))).await;
+    let path = format!("/tapink/v1/campaigns/{id}/test");
+
+    // act: the same user twice, and two profiles given here
+    for body in [
+        json!({"identity": "grace-1906"}),
+        json!({"identity": "grace-1906"}),
+        json!({"profile": {"Name": "Zoe"}}),
+        json!({"profile": {"Name": "Yann"}}),
+    ] {
+        let reply = app.api.post(&path, &body).await;
+        assert_eq!(reply.json()["answer"]["response"]["status"], 200, "{body}: {}", reply.text());
+    }
+
+    // assert
+    let renders = app.renders().await;
+    assert_eq!(names(&renders), ["Grace Hopper", "Grace Hopper", "Yann", "Zoe"]);
+    let duplicates: Vec<&Value> = renders.iter().filter(|r| !r["duplicate_of"].is_null()).collect();
+    assert!(duplicates.is_empty(), "each test has its own Idempotency-Key: {duplicates:#?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn test_against_an_endpoint_that_cannot_be_reached_answers_502() {
     // arrange: a webhook saved without its test request, to a port nobody listens on
     let app = PipelineApp::with_webhook_and_seed_users().await;
