@@ -201,3 +201,33 @@ async fn up_on_a_port_in_use_fails_saying_which() {
     assert!(stderr.contains(&format!("cannot listen on {addr}")), "stderr: {stderr}");
     assert!(!stdout.contains("listening"), "no listening line: {stdout}");
 }
+
+#[tokio::test]
+async fn up_shows_only_the_names_of_tokens_and_accounts_given_on_the_command_line() {
+    // arrange
+    let mut tapink = TapinkProcess::start_up([
+        "--in-memory",
+        "--inkit-addr",
+        "127.0.0.1:0",
+        "--engine-addr",
+        "127.0.0.1:0",
+        "--token",
+        "ci=s3cret-token",
+        "--account",
+        "CI-ACCOUNT=s3cret-passcode",
+    ])
+    .await;
+
+    // act
+    let webhooks =
+        EngineClient::new(&tapink.url, Some(("CI-ACCOUNT", "s3cret-passcode"))).get("/tapink/v1/webhooks").await;
+    let status = tapink.terminate().await;
+    let stdout = format!("{}\n{}", tapink.listening_lines.join("\n"), tapink.rest_of_stdout().await);
+
+    // assert
+    assert_eq!(webhooks.status, 200, "the account given works: {}", webhooks.text());
+    assert!(stdout.contains("tokens ci") && stdout.contains("accounts CI-ACCOUNT"), "names are shown: {stdout}");
+    assert!(!stdout.contains("s3cret"), "secrets are not printed: {stdout}");
+    assert!(!stdout.contains(inkit_mock::DEFAULT_TOKEN), "nor a default token that is not accepted: {stdout}");
+    assert!(status.success(), "{status}");
+}

@@ -29,6 +29,8 @@ pub struct TapinkProcess {
     pub urls: Vec<String>,
     /// The first "listening on" line, as printed (the first line of stdout but for `preamble`).
     pub first_line: String,
+    /// Every "listening on" line, without its line end.
+    pub listening_lines: Vec<String>,
     /// Lines printed before the "listening on" line, without their line ends.
     pub preamble: Vec<String>,
     child: Child,
@@ -103,6 +105,7 @@ impl TapinkProcess {
             url: String::new(),
             urls: Vec::new(),
             first_line: String::new(),
+            listening_lines: Vec::new(),
             preamble: Vec::new(),
             child,
             stdout,
@@ -130,9 +133,10 @@ impl TapinkProcess {
             if let Some(rest) = line.trim_end().strip_prefix(prefix) {
                 let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
                 if process.urls.is_empty() {
-                    process.first_line = line;
+                    process.first_line = line.clone();
                 }
                 process.urls.push(url.clone());
+                process.listening_lines.push(line.trim_end().to_owned());
                 if process.urls.len() == prefixes.len() {
                     process.url = url;
                     return process;
