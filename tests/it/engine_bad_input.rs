@@ -269,6 +269,7 @@ async fn wrong_methods_are_405_and_unknown_routes_404() {
         (Method::GET, "/1/delete/profiles.json", 405, "Method GET is not allowed on /1/delete/profiles.json; use POST"),
         (Method::GET, "/1/targets/list.json", 405, "Method GET is not allowed on /1/targets/list.json; use POST"),
         (Method::POST, "/1/targets/nope.json", 404, "No such API: POST /1/targets/nope.json"),
+        (Method::POST, "/1/targets/estimate.json", 404, "No such API: POST /1/targets/estimate.json"),
         (Method::POST, "/1/uploads", 404, "No such API: POST /1/uploads"),
         (Method::GET, "/", 404, "No such API: GET /"),
     ];

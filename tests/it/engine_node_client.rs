@@ -1,6 +1,7 @@
 //! CleverTap's official Node library (`clevertap@1.3.0`) against the engine API: tests/node/clevertap_check.js
 //! points the library at an in-process server (only the endpoint changed) and runs upload, profile, profiles
-//! (several pages), events, getProfilesCount, getEventsCount and delete; every check must pass.
+//! (several pages), events, getProfilesCount, getEventsCount, targets CREATE / ESTIMATE / LIST / RESULT / STOP
+//! (after making the webhook with a plain POST to /tapink/v1/webhooks) and delete; every check must pass.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -49,6 +50,14 @@ async fn the_official_node_library_passes_every_check() {
         .strip_suffix(" passed, 0 failed")
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or_else(|| panic!("last line {last:?} is not `N passed, 0 failed`\n{report}"));
-    assert!(passed >= 10, "only {passed} checks ran\n{report}");
-    assert_eq!(server.engine().store().profile_count(), 3, "the script leaves 3 of its 4 users\n{report}");
+    assert!(passed >= 21, "only {passed} checks ran\n{report}");
+    let engine = server.engine();
+    assert_eq!(engine.store().profile_count(), 3, "the script leaves 3 of its 4 users\n{report}");
+    let campaigns: Vec<(String, &str)> =
+        engine.campaigns().map(|c| (c.name.clone(), engine.status(c.id).map_or("?", |s| s.label()))).collect();
+    assert_eq!(
+        campaigns,
+        [("Node letter".to_owned(), "Completed"), ("Node later".to_owned(), "Stopped")],
+        "the estimate saved nothing\n{report}"
+    );
 }

@@ -5,6 +5,12 @@
 // The library builds https://{region}.api.clevertap.com/1 in the CleverTapAPI constructor and keeps it in
 // `api.apiEndpoint` (lib/clevertap-api.js); every call is `${apiEndpoint}/${endpoint}`, so setting that one
 // property is the whole change.
+//
+// `targets` validates CREATE and ESTIMATE payloads on the client as push campaigns (lib/clevertap.js
+// `_validate`): `name`, exactly one of `where`/`segment`, `content.title` and `content.body`, and `devices`.
+// The engine accepts and ignores `devices` and `content.title` for a webhook campaign, so the library's
+// payload only adds `target_mode: "webhook"` and `webhook_endpoint_name`. The webhook itself is made first
+// with a plain POST to tapink's own /tapink/v1/webhooks (CleverTap has no API for webhooks).
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -38,6 +44,23 @@ users.forEach((user, i) => {
   }
 });
 const EVENTS = 1 + 2 + 3 + 4;
+
+// The engine's clock (tests/support/engine.rs): 2026-11-27 09:00 UTC.
+const TODAY = 20261127;
+
+/// A webhook campaign as the library's `targets` wants it: push fields it requires, and the webhook's.
+function webhookCampaign(name, extra) {
+  return {
+    name,
+    target_mode: "webhook",
+    webhook_endpoint_name: "Inkit",
+    where: { common_profile_properties: { profile_fields: [{ name: "Tier", operator: "equals", value: "gold" }] } },
+    when: "now",
+    content: { title: "required by the library, ignored", body: '{"name": "{{ Profile.name }}"}' },
+    devices: ["android", "ios"],
+    ...extra,
+  };
+}
 
 const results = [];
 async function check(name, body) {
@@ -142,6 +165,71 @@ async function main() {
     assert.equal(res.status, "fail", JSON.stringify(res));
     assert.equal(res.code, 400);
     assert.match(res.error, /^event_properties\[0\]\.operator: unknown operator/);
+  });
+
+  await check("a webhook made with tapink's own API (CleverTap's is the dashboard)", async () => {
+    const res = await fetch(`${baseUrl.replace(/\/$/, "")}/tapink/v1/webhooks`, {
+      method: "POST",
+      headers: { "X-CleverTap-Account-Id": accountId, "X-CleverTap-Passcode": passcode, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Inkit", method: "POST", url: "http://127.0.0.1:9/v1/generate", skip_check: true }),
+    });
+    const body = await res.json();
+    assert.deepEqual(body, { status: "success", name: "Inkit" });
+  });
+
+  let sentId = null;
+  await check("targets CREATE: a webhook campaign, answered with its id", async () => {
+    const res = await clevertap.targets(clevertap.TARGET_CREATE, webhookCampaign("Node letter"));
+    assert.equal(res.status, "success", JSON.stringify(res));
+    assert.ok(Number.isInteger(res.id) && res.id > 0, JSON.stringify(res));
+    sentId = res.id;
+  });
+
+  await check("targets ESTIMATE: the reach of the where, nothing created", async () => {
+    const res = await clevertap.targets(clevertap.TARGET_ESTIMATE, webhookCampaign("Node estimate"));
+    assert.equal(res.status, "success", JSON.stringify(res));
+    assert.equal(res.estimate.qualified, 2, JSON.stringify(res));
+    const list = await clevertap.targets(clevertap.TARGET_LIST, {});
+    assert.deepEqual(list.targets.map((t) => t.name), ["Node letter"]);
+  });
+
+  let laterId = null;
+  await check("targets RESULT: 409 while scheduled, figures once completed", async () => {
+    const later = await clevertap.targets(
+      clevertap.TARGET_CREATE,
+      webhookCampaign("Node later", { when: "20261231 10:00", segment: "all", where: undefined }),
+    );
+    assert.equal(later.status, "success", JSON.stringify(later));
+    laterId = later.id;
+    const waiting = await clevertap.targets(clevertap.TARGET_RESULT, { id: laterId });
+    assert.equal(waiting.status, "fail", JSON.stringify(waiting));
+    assert.equal(waiting.code, 409);
+    assert.match(waiting.error, /is Scheduled/);
+    const done = await clevertap.targets(clevertap.TARGET_RESULT, { id: sentId });
+    assert.equal(done.status, "success", JSON.stringify(done));
+    assert.equal(done.campaign_status, "Completed");
+    assert.equal(done.result.qualified, 2, JSON.stringify(done));
+    assert.equal(done.result.sent, 2, JSON.stringify(done));
+  });
+
+  await check("targets LIST: campaigns scheduled between from and to", async () => {
+    const today = await clevertap.targets(clevertap.TARGET_LIST, { from: TODAY, to: TODAY });
+    assert.equal(today.status, "success", JSON.stringify(today));
+    assert.deepEqual(today.targets.map((t) => [t.id, t.name, t.status]), [[sentId, "Node letter", "Completed"]]);
+    const december = await clevertap.targets(clevertap.TARGET_LIST, { from: 20261201, to: 20261231 });
+    assert.deepEqual(december.targets.map((t) => [t.id, t.scheduled_on]), [[laterId, "20261231 10:00"]]);
+  });
+
+  await check("targets STOP: stops a scheduled campaign; again is success; an unknown id fails", async () => {
+    const res = await clevertap.targets(clevertap.TARGET_STOP, { id: laterId });
+    assert.deepEqual(res, { status: "success" });
+    const again = await clevertap.targets(clevertap.TARGET_STOP, { id: laterId });
+    assert.deepEqual(again, { status: "success" });
+    const result = await clevertap.targets(clevertap.TARGET_RESULT, { id: laterId });
+    assert.equal(result.campaign_status, "Stopped", JSON.stringify(result));
+    const unknown = await clevertap.targets(clevertap.TARGET_STOP, { id: 42 });
+    assert.equal(unknown.status, "fail", JSON.stringify(unknown));
+    assert.equal(unknown.code, 404);
   });
 
   await check("delete by identity and guid", async () => {

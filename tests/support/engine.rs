@@ -169,6 +169,33 @@ impl EngineClient {
         body
     }
 
+    /// `POST /tapink/v1/webhooks` with a webhook's JSON.
+    pub async fn create_webhook(&self, webhook: &Value) -> Reply {
+        self.post("/tapink/v1/webhooks", webhook).await
+    }
+
+    /// `POST /1/targets/{action}.json` (`create`, `list`, `result`, `stop`).
+    pub async fn targets(&self, action: &str, body: &Value) -> Reply {
+        self.post(&format!("/1/targets/{action}.json"), body).await
+    }
+
+    /// `POST /1/targets/create.json` that must save the campaign; returns its id.
+    pub async fn create_target_ok(&self, campaign: &Value) -> u64 {
+        let reply = self.targets("create", campaign).await;
+        assert_eq!(reply.status, 200, "targets/create: {}", reply.text());
+        let body = reply.json();
+        let id = body["id"].as_u64().unwrap_or_else(|| panic!("no id: {body}"));
+        assert_eq!(body, json!({"status": "success", "id": id}), "CleverTap's answer, nothing more");
+        id
+    }
+
+    /// `GET /tapink/v1/campaigns/{id}` that must succeed; returns the campaign.
+    pub async fn campaign(&self, id: u64) -> Value {
+        let reply = self.get(&format!("/tapink/v1/campaigns/{id}")).await;
+        assert_eq!(reply.status, 200, "GET campaign {id}: {}", reply.text());
+        reply.json()["campaign"].clone()
+    }
+
     /// `GET /1/profile.json?<query>` (the query as written, not encoded here).
     pub async fn profile(&self, query: &str) -> Reply {
         self.get(&format!("/1/profile.json?{query}")).await

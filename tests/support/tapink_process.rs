@@ -1,5 +1,6 @@
-//! The real `tapink inkit` or `tapink engine` binary as a child process: start it, read the URL it prints, stop it with
-//! SIGTERM the way a terminal or a service manager does, and kill it whatever happens to the test.
+//! The real `tapink inkit`, `tapink engine` or `tapink up` binary as a child process: start it, read the URLs it
+//! prints, stop it with SIGTERM the way a terminal or a service manager does, and kill it whatever happens to the
+//! test.
 
 use std::ffi::OsStr;
 use std::process::{ExitStatus, Stdio};
@@ -11,18 +12,25 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use crate::{Client, tapink_binary};
 
-/// How long `tapink inkit` or `tapink engine` may take to print its "listening on" line.
+/// How long tapink may take to print its "listening on" lines.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long tapink may take to exit after SIGTERM (the servers drain for up to 10 s).
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A running `tapink inkit` or `tapink engine`. Dropping it kills the process, so a failing test leaves nothing behind.
+/// A running `tapink inkit`, `tapink engine` or `tapink up`. Dropping it kills the process, so a failing test
+/// leaves nothing behind.
 pub struct TapinkProcess {
-    /// `http://127.0.0.1:PORT`, from the line the process printed.
+    /// `http://127.0.0.1:PORT`, from the (last) "listening on" line the process printed: the engine API's for
+    /// `tapink up`.
     pub url: String,
-    /// The "listening on" line, as printed (the first line of stdout but for `preamble`).
+    /// Every URL of the "listening on" lines, in the order the command prints them (`tapink up`: inkit-mock's,
+    /// then the engine API's).
+    pub urls: Vec<String>,
+    /// The first "listening on" line, as printed (the first line of stdout but for `preamble`).
     pub first_line: String,
+    /// Every "listening on" line, without its line end.
+    pub listening_lines: Vec<String>,
     /// Lines printed before the "listening on" line, without their line ends.
     pub preamble: Vec<String>,
     child: Child,
@@ -38,7 +46,7 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_command("inkit", "inkit-mock listening on ", args).await
+        Self::start_command("inkit", &["inkit-mock listening on "], args).await
     }
 
     /// Runs `tapink engine ARGS…` and waits for `engine-api listening on URL`; what it printed before (the
@@ -48,11 +56,27 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_command("engine", "engine-api listening on ", args).await
+        Self::start_command("engine", &["engine-api listening on "], args).await
     }
 
-    /// Runs `tapink SUBCOMMAND ARGS…` and reads stdout until a line starting with `prefix` and a URL.
-    async fn start_command<I, S>(subcommand: &str, prefix: &str, args: I) -> Self
+    /// Runs `tapink up ARGS…` and waits for its two lines, `inkit-mock listening on URL …` then `engine-api
+    /// listening on URL …`: `urls` holds both, `url` is the engine API's (see [`TapinkProcess::inkit_url`]).
+    pub async fn start_up<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::start_command("up", &["inkit-mock listening on ", "engine-api listening on "], args).await
+    }
+
+    /// The mock Inkit's URL, from `tapink up`'s first line.
+    pub fn inkit_url(&self) -> &str {
+        &self.urls[0]
+    }
+
+    /// Runs `tapink SUBCOMMAND ARGS…` and reads stdout until it has seen, in order, a line starting with each
+    /// of `prefixes` followed by a URL (what follows the URL on the line is left out).
+    async fn start_command<I, S>(subcommand: &str, prefixes: &[&str], args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -77,8 +101,16 @@ impl TapinkProcess {
             }
         });
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut process =
-            Self { url: String::new(), first_line: String::new(), preamble: Vec::new(), child, stdout, stderr };
+        let mut process = Self {
+            url: String::new(),
+            urls: Vec::new(),
+            first_line: String::new(),
+            listening_lines: Vec::new(),
+            preamble: Vec::new(),
+            child,
+            stdout,
+            stderr,
+        };
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         loop {
             let mut line = String::new();
@@ -97,10 +129,22 @@ impl TapinkProcess {
                     process.stderr()
                 ),
             }
-            if let Some(url) = line.trim_end().strip_prefix(prefix) {
-                process.url = url.to_owned();
-                process.first_line = line;
-                return process;
+            let prefix = prefixes[process.urls.len()];
+            if let Some(rest) = line.trim_end().strip_prefix(prefix) {
+                let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                if process.urls.is_empty() {
+                    process.first_line = line.clone();
+                }
+                process.urls.push(url.clone());
+                process.listening_lines.push(line.trim_end().to_owned());
+                if process.urls.len() == prefixes.len() {
+                    process.url = url;
+                    return process;
+                }
+                continue;
+            }
+            if !process.urls.is_empty() {
+                panic!("tapink {subcommand} printed {line:?} where {prefix:?} was expected");
             }
             process.preamble.push(line.trim_end().to_owned());
         }

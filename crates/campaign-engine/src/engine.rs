@@ -56,6 +56,9 @@ pub enum CampaignError {
     NotEditable { id: u64, status: Status, part: &'static str },
     #[error("campaign {0} is already published")]
     AlreadyPublished(u64),
+    /// Stopping is for good (clevertap.md 5.1), a draft's too.
+    #[error("campaign {0} is Stopped: it cannot be published")]
+    StoppedForGood(u64),
     #[error("{0}")]
     Invalid(#[from] FieldError),
     #[error(transparent)]
@@ -310,11 +313,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Publishes a draft now.
+    /// Publishes a draft now; a draft that was stopped stays stopped.
     pub fn publish(&mut self, id: u64) -> Result<(), CampaignError> {
         let campaign = self.runner.campaign(id).ok_or(CampaignError::NotFound(id))?;
         if campaign.published_at.is_some() {
             return Err(CampaignError::AlreadyPublished(id));
+        }
+        if campaign.stopped_at.is_some() {
+            return Err(CampaignError::StoppedForGood(id));
         }
         self.journal.append(PUBLISH, self.now(), &json!({"id": id}))?;
         self.apply_publish(id, self.now());
@@ -475,6 +481,20 @@ mod tests {
         assert_eq!(engine.stop(first), Ok(()));
         assert_eq!(engine.status(first), Ok(Status::Completed), "stopping a completed campaign does nothing");
         assert_eq!(engine.stop(42), Err(CampaignError::NotFound(42)));
+    }
+
+    #[test]
+    fn a_stopped_draft_is_not_published_and_sends_nothing() {
+        let (mut engine, _) = engine();
+        engine.upload(&json!({"d": [{"type": "profile", "identity": "a", "profileData": {"Name": "A"}}]})).unwrap();
+        let draft =
+            save(&mut engine, json!({"name": "x", "webhook_endpoint_name": "inkit", "where": {}, "draft": true}))
+                .unwrap();
+        engine.stop(draft).unwrap();
+        assert_eq!(engine.publish(draft), Err(CampaignError::StoppedForGood(draft)));
+        assert_eq!(engine.status(draft), Ok(Status::Stopped));
+        assert!(engine.take_deliveries().is_empty());
+        assert_eq!(engine.report(draft).unwrap().total().qualified, 0);
     }
 
     #[test]

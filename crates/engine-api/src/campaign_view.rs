@@ -47,7 +47,7 @@ pub fn save(state: &ApiState, json: &Value) -> Result<Saved, ApiError> {
 pub fn campaign_error(error: CampaignError) -> ApiError {
     match error {
         CampaignError::NotFound(id) => ApiError::not_found(format!("id: no campaign with id {id}")),
-        CampaignError::NotEditable { .. } | CampaignError::AlreadyPublished(_) => {
+        CampaignError::NotEditable { .. } | CampaignError::AlreadyPublished(_) | CampaignError::StoppedForGood(_) => {
             ApiError::new(StatusCode::CONFLICT, error.to_string())
         }
         CampaignError::UnknownWebhook(_) | CampaignError::Invalid(_) => ApiError::bad_request(error.to_string()),

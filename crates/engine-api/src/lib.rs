@@ -1,7 +1,8 @@
 //! The campaign engine's HTTP surface: the parts of CleverTap's Server API that put users in and get them out
 //! — `POST /1/upload`, `GET /1/profile.json`, `/1/profiles.json` and `/1/events.json` with cursors, the counts,
-//! and `POST /1/delete/profiles.json` — so CleverTap's own clients (the Node library `clevertap`) work against
-//! it with only the endpoint changed. `docs/engine-api.md` is the reference.
+//! `POST /1/delete/profiles.json` and the Campaign API `/1/targets/*.json` — so CleverTap's own clients (the
+//! Node library `clevertap`) work against it with only the endpoint changed; and our own webhook and campaign
+//! API under `/tapink/v1`. `docs/engine-api.md` is the reference.
 //!
 //! # Using it
 //!

@@ -2,6 +2,7 @@
 //! created with CleverTap's test request, and Preview and Test rendered and sent exactly as a delivery would be.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,8 +33,36 @@ pub fn preview_request(
     user: &SampleUser,
     at: clock::Timestamp,
 ) -> Result<PreparedRequest, ChannelError> {
-    bridge.register(campaign).map_err(|e| ChannelError::bad_input(e.to_string()))?;
     let id = format!("{}-preview-{}", campaign.id, user.object_id);
+    prepare(dispatcher, bridge, campaign, user, at, id)
+}
+
+/// Tells one Send Test from every other, also across restarts: its delivery id (the request's `Idempotency-Key`)
+/// must not repeat, or the endpoint takes a second test of the same user for a duplicate delivery.
+static TESTS_SENT: AtomicU64 = AtomicU64::new(0);
+
+/// [`preview_request`] for a Send Test: the same request, under a delivery id of its own.
+fn test_request(
+    dispatcher: &Dispatcher,
+    bridge: &Bridge,
+    campaign: &Campaign,
+    user: &SampleUser,
+    at: clock::Timestamp,
+) -> Result<PreparedRequest, ChannelError> {
+    let n = TESTS_SENT.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{}-test-{}-{}.{n}", campaign.id, user.object_id, at.as_nanosecond());
+    prepare(dispatcher, bridge, campaign, user, at, id)
+}
+
+fn prepare(
+    dispatcher: &Dispatcher,
+    bridge: &Bridge,
+    campaign: &Campaign,
+    user: &SampleUser,
+    at: clock::Timestamp,
+    id: String,
+) -> Result<PreparedRequest, ChannelError> {
+    bridge.register(campaign).map_err(|e| ChannelError::bad_input(e.to_string()))?;
     let delivery = EngineDelivery {
         trace_id: EngineDelivery::trace_for(&id),
         id,
@@ -108,7 +137,7 @@ impl Channel for PipelineChannel {
     fn send_test<'a>(&'a self, campaign: &'a Campaign, user: &'a SampleUser) -> ChannelFuture<'a, Value> {
         Box::pin(async move {
             let now = self.clock.now();
-            let request = preview_request(&self.dispatcher, &self.bridge, campaign, user, now)?;
+            let request = test_request(&self.dispatcher, &self.bridge, campaign, user, now)?;
             let answer = send_once(&self.client, &request, Duration::from_secs(3)).await?;
             Ok(json!({"request": prepared_json(&request), "response": answer}))
         })

@@ -5,7 +5,6 @@
 use campaign_engine::FieldError;
 use campaign_engine::campaign::spec::CampaignSpec;
 use campaign_engine::engine::CampaignError;
-use webhook_dispatcher::client::Answer;
 use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, WebhookSettings};
 use webhook_dispatcher::webhook::{Webhook, WebhookError, WebhookSpec};
 
@@ -19,8 +18,9 @@ pub enum WebhookSetupError {
     Invalid(#[from] WebhookError),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
-    /// CleverTap saves a webhook only when its test request is answered HTTP 200.
-    #[error("the webhook's test request was not answered HTTP 200: {0}")]
+    /// CleverTap saves a webhook only when its test request is answered HTTP 200; the message names the answer
+    /// (a status, a timeout, a connection failure).
+    #[error("{0}")]
     TestFailed(String),
     #[error("the webhook could not be stored: {0}")]
     NotStored(String),
@@ -100,10 +100,13 @@ pub async fn create_webhook_tuned(
         dispatcher.add_webhook(settings)?;
         return Ok(name);
     }
-    match dispatcher.create_webhook(settings).await? {
-        Answer::Response { status: 200, .. } => Ok(name),
-        Answer::Response { status, body, .. } => Err(WebhookSetupError::TestFailed(format!("HTTP {status}: {body}"))),
-        Answer::TimedOut => Err(WebhookSetupError::TestFailed("no answer in time".into())),
-        Answer::ConnectionFailed { error } => Err(WebhookSetupError::TestFailed(error)),
+    // The dispatcher saves the webhook on HTTP 200 only, and otherwise refuses it naming the answer: that is the
+    // endpoint's failure (the engine API answers 502), not bad input.
+    match dispatcher.create_webhook(settings).await {
+        Ok(_) => Ok(name),
+        Err(refused @ DispatchError::TestRequestRefused { .. }) => {
+            Err(WebhookSetupError::TestFailed(refused.to_string()))
+        }
+        Err(e) => Err(e.into()),
     }
 }

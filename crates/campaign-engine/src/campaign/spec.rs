@@ -10,6 +10,10 @@
 //! `conversion_goal` (`{"event_name", "filter_type": {"event_property": [{"property_name", "operator",
 //! "property_value"}]}, "conversion_time": "1D"}`), `labels`, `estimate_only`.
 //!
+//! Push fields the official Node library requires on every create (`devices`, a list of strings, and
+//! `content.title`, a string) are accepted and ignored: a webhook has no devices and no title, and refusing
+//! them would make the library unusable for webhook campaigns.
+//!
 //! Our additions: `trigger` (a live trigger, see [`LiveTrigger::parse`]) with `start` / `end`
 //! (`"YYYYMMDD HH:MM"` in the account's zone), `control_group` (percent), `targeting_cap`, `limit`
 //! ([`UserLimit::parse`]), `throttle` (`{"per_minute": N}`), `dnd` for live campaigns (as `when.dnd` of a
@@ -52,6 +56,7 @@ const FIELDS: &[&str] = &[
     "conversion_goal",
     "labels",
     "estimate_only",
+    "devices",
     "trigger",
     "start",
     "end",
@@ -106,7 +111,7 @@ pub fn parse_campaign(
     let target = target(o, saved)?;
     let content = match (o.get("content"), o.get("webhook_key_value")) {
         (Some(_), Some(_)) => return Err(FieldError::new("content", "give content or webhook_key_value, not both")),
-        (Some(c), None) => Content::parse(c, "content")?,
+        (Some(c), None) => Content::parse(&without_push_title(c)?, "content")?,
         (None, Some(Value::Object(pairs))) => {
             Content::KeyValues { key_values: key_values(pairs, "webhook_key_value")? }
         }
@@ -117,6 +122,9 @@ pub fn parse_campaign(
     };
     if let Some(fields) = o.get("webhook_fields") {
         webhook_fields(fields)?;
+    }
+    if let Some(devices) = o.get("devices") {
+        labels(devices, "devices")?;
     }
     let when = match (o.get("trigger"), o.get("when")) {
         (Some(_), Some(_)) => return Err(FieldError::new("trigger", "a live campaign has a trigger, not a when")),
@@ -185,6 +193,18 @@ fn target(o: &Map<String, Value>, saved: &SavedSegments) -> Result<Target, Field
         }
         (None, None) => Err(FieldError::new("where", "is required: a query (or {} for everyone), or segment \"all\"")),
     }
+}
+
+/// `content` without the push `title` the Node library requires (a string, ignored by a webhook).
+fn without_push_title(content: &Value) -> Result<Value, FieldError> {
+    let mut content = content.clone();
+    if let Value::Object(o) = &mut content
+        && let Some(title) = o.remove("title")
+        && !title.is_string()
+    {
+        return Err(FieldError::new("content.title", format!("must be a string, not {}", kind(&title))));
+    }
+    Ok(content)
 }
 
 /// A query error, with its path put under `prefix`.
@@ -303,6 +323,7 @@ fn conversion_time(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::campaign::content::BodyFormat;
 
     fn parse(v: Value) -> Result<CampaignSpec, FieldError> {
         parse_campaign(
@@ -335,6 +356,23 @@ mod tests {
         assert!(matches!(c.target, Target::Query(_)));
         assert_eq!(c.goal.unwrap().within, Duration::from_secs(86_400));
         assert!(c.published_at.is_some());
+    }
+
+    #[test]
+    fn the_push_fields_the_node_library_requires_are_accepted_and_ignored() {
+        let spec = parse(json!({
+            "name": "Mailer", "webhook_endpoint_name": "inkit", "segment": "all", "devices": ["android", "ios"],
+            "content": {"title": "Hello", "body": "{\"a\": 1}"}
+        }))
+        .unwrap();
+        assert_eq!(spec.campaign.content, Content::CustomBody { body: "{\"a\": 1}".into(), format: BodyFormat::Json });
+        let base = || json!({"name": "x", "webhook_endpoint_name": "inkit", "where": {}});
+        let mut bad = base();
+        bad["devices"] = json!("ios");
+        assert_eq!(err(bad), "devices: must be a list of strings, not a string");
+        let mut bad = base();
+        bad["content"] = json!({"title": 1, "body": "x"});
+        assert_eq!(err(bad), "content.title: must be a string, not a number");
     }
 
     #[test]

@@ -123,7 +123,8 @@ impl Runner {
     /// Publishes a draft at `at`: scheduled campaigns queue their first run, live ones start listening.
     pub fn publish(&mut self, id: u64, at: Timestamp) {
         let Some((campaign, _)) = self.campaigns.get_mut(&id) else { return };
-        if campaign.published_at.is_some() {
+        // A stopped draft stays stopped, also when an older journal publishes it after its stop.
+        if campaign.published_at.is_some() || campaign.stopped_at.is_some() {
             return;
         }
         campaign.published_at = Some(at);

@@ -23,7 +23,6 @@ pub async fn list(State(state): State<Arc<ApiState>>) -> Result<Response, ApiErr
 
 pub async fn create(State(state): State<Arc<ApiState>>, body: Bytes) -> Result<Response, ApiError> {
     let mut json = json_body::parse(&body)?;
-    let definition = json.clone();
     let Value::Object(fields) = &mut json else {
         return Err(ApiError::bad_request("body: must be a webhook object with name, method and url"));
     };
@@ -32,9 +31,12 @@ pub async fn create(State(state): State<Arc<ApiState>>, body: Bytes) -> Result<R
         Some(Value::Bool(b)) => b,
         Some(other) => return Err(ApiError::field("skip_check", format!("must be true or false, not {other}"))),
     };
+    // What is kept (and read again to set the dispatcher up after a restart) is the webhook alone: `skip_check`
+    // belongs to this request, and the webhook's own JSON refuses unknown fields.
+    let definition = json;
     let name = match &state.channel {
-        Some(channel) => channel.create_webhook(json, skip_check).await.map_err(channel_error)?,
-        None => match fields.get("name") {
+        Some(channel) => channel.create_webhook(definition.clone(), skip_check).await.map_err(channel_error)?,
+        None => match definition.get("name") {
             Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
             _ => return Err(ApiError::field("name", "is required: the webhook's nickname")),
         },

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use engine_api::{Account, EngineApiConfig};
+use engine_api::{Account, DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE, EngineApiConfig};
 use inkit_mock::{ApiToken, MockConfig};
 use pipeline::bridge::lock;
 use pipeline::{Pipeline, PipelineConfig, PipelineError, Storage, TimeMode};
@@ -82,12 +82,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     let inkit_url = pipeline.inkit_url();
     let engine_url = pipeline.engine_url().unwrap_or_default();
-    println!("inkit-mock listening on {inkit_url}   dashboard {inkit_url}/   token {}", inkit_mock::DEFAULT_TOKEN);
-    println!(
-        "engine-api listening on {engine_url}   account {} / {}",
-        api.accounts.first().map_or("", |a| a.id.as_str()),
-        api.accounts.first().map_or("", |a| a.passcode.as_str())
-    );
+    // The built-in defaults are printed to get started; credentials given on the command line are secrets, and
+    // only their names are shown.
+    let token = if args.tokens.is_empty() {
+        format!("token {}", inkit_mock::DEFAULT_TOKEN)
+    } else {
+        format!("tokens {}", args.tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "))
+    };
+    let account = if args.accounts.is_empty() {
+        format!("account {DEFAULT_ACCOUNT_ID} / {DEFAULT_PASSCODE}")
+    } else {
+        format!("accounts {}", args.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", "))
+    };
+    println!("inkit-mock listening on {inkit_url}   dashboard {inkit_url}/   {token}");
+    println!("engine-api listening on {engine_url}   {account}");
     match &pipeline.config.storage {
         Storage::Memory => println!("data in memory (gone at exit)"),
         Storage::DataDir(dir) => println!("data in {}", dir.display()),
