@@ -182,8 +182,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Dashboard: {inkit}/   (History, documents, PDFs)");
     println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
     if args.keep_running {
+        let shutdown = crate::shutdown::signal();
         println!("Still running; press Ctrl-C to stop.");
-        crate::shutdown::signal().await;
+        shutdown.await;
     }
     pipeline.shutdown().await;
     Ok(())

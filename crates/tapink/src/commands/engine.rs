@@ -70,6 +70,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}: is another process using that port?", args.addr))?;
     let addr = listener.local_addr()?;
+    let shutdown = crate::shutdown::signal();
     println!("engine-api listening on http://{addr}");
     tracing::info!(
         accounts = ?config.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
@@ -79,7 +80,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<()> {
         "ready"
     );
     let engine = Arc::new(Mutex::new(engine));
-    engine_api::serve(listener, engine, config, crate::shutdown::signal()).await.context("server failed")?;
+    engine_api::serve(listener, engine, config, shutdown).await.context("server failed")?;
     Ok(())
 }
 

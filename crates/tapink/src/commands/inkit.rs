@@ -75,6 +75,7 @@ pub async fn run(args: InkitArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}: is another process using that port?", args.addr))?;
     let addr = listener.local_addr()?;
+    let shutdown = crate::shutdown::signal();
     println!("inkit-mock listening on http://{addr}");
     tracing::info!(
         tokens = ?inkit.config.tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
@@ -82,6 +83,6 @@ pub async fn run(args: InkitArgs) -> anyhow::Result<()> {
         dashboard = %format!("http://{addr}/"),
         "ready"
     );
-    inkit_mock::serve(listener, inkit, crate::shutdown::signal()).await.context("server failed")?;
+    inkit_mock::serve(listener, inkit, shutdown).await.context("server failed")?;
     Ok(())
 }

@@ -80,6 +80,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for path in &args.load {
         super::engine::load(&mut lock(&pipeline.engine), path)?;
     }
+    let shutdown = crate::shutdown::signal();
     let inkit_url = pipeline.inkit_url();
     let engine_url = pipeline.engine_url().unwrap_or_default();
     // The built-in defaults are printed to get started; credentials given on the command line are secrets, and
@@ -101,7 +102,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Storage::DataDir(dir) => println!("data in {}", dir.display()),
     }
     println!("Ctrl-C to stop.");
-    crate::shutdown::signal().await;
+    shutdown.await;
     pipeline.shutdown().await;
     Ok(())
 }
