@@ -4,11 +4,10 @@
 //! (after making the webhook with a plain POST to /tapink/v1/webhooks) and delete; every check must pass.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use engine_api::EngineApiConfig;
-use integration_tests::{EngineServer, External, require_external};
+use integration_tests::{EngineServer, External, require_external, run_to_completion};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -22,29 +21,13 @@ async fn the_official_node_library_passes_every_check() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node").join("clevertap_check.js");
 
     // act
-    let child = tokio::process::Command::new(&node)
-        .arg(&script)
-        .args([&server.url, "NODE-CHECK", "node-secret"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting the Node check script");
-    let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the Node check did not finish within {SCRIPT_TIMEOUT:?}"))
-        .expect("waiting for the Node check");
+    let mut command = tokio::process::Command::new(&node);
+    command.arg(&script).args([&server.url, "NODE-CHECK", "node-secret"]);
+    let (status, stdout, stderr) = run_to_completion(command, SCRIPT_TIMEOUT).await;
 
     // assert
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = format!(
-        "{} exited {}\n--- stdout\n{stdout}--- stderr\n{}",
-        script.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
+    let report = format!("{} exited {status}\n--- stdout\n{stdout}--- stderr\n{stderr}", script.display());
+    assert!(status.success(), "{report}");
     let last = stdout.lines().last().unwrap_or_default();
     let passed = last
         .strip_suffix(" passed, 0 failed")

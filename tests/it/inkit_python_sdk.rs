@@ -2,10 +2,9 @@
 //! drives every SDK resource and must pass every check.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use integration_tests::{External, TapinkProcess, require_external};
+use integration_tests::{External, TapinkProcess, require_external, run_to_completion};
 
 /// The SDK retries a PDF still in progress for up to 15 × 2 s; the whole script takes seconds when the
 /// mock behaves.
@@ -28,33 +27,22 @@ async fn official_python_sdk_passes_every_check_against_the_binary() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join("inkit_sdk_check.py");
 
     // act
-    let child = tokio::process::Command::new(&python)
+    let mut command = tokio::process::Command::new(&python);
+    command
         .arg(&script)
         .env("INKIT_BASE_URL", &tapink.url)
         .env("INKIT_TOKEN", "secret-token")
         .env("INKIT_TOKEN_NAME", "py")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting the SDK check script");
-    let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the SDK check did not finish within {SCRIPT_TIMEOUT:?}"))
-        .expect("waiting for the SDK check");
+        .env("PYTHONUNBUFFERED", "1");
+    let (status, stdout, stderr) = run_to_completion(command, SCRIPT_TIMEOUT).await;
 
     // assert
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let report = format!(
-        "{} exited {}\n--- stdout\n{stdout}--- stderr\n{}--- mock stderr\n{}",
+        "{} exited {status}\n--- stdout\n{stdout}--- stderr\n{stderr}--- mock stderr\n{}",
         script.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
         tapink.stderr()
     );
-    assert!(output.status.success(), "{report}");
+    assert!(status.success(), "{report}");
     let last = stdout.lines().last().unwrap_or_default();
     let passed = last
         .strip_suffix(" passed, 0 failed")

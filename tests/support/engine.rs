@@ -9,9 +9,8 @@ use clock::{Clock, ManualClock, Timestamp};
 use engine_api::{DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE, EngineApiConfig};
 use http::Method;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::server_task::ServerTask;
 use crate::{Client, Reply};
 
 /// A running engine API. Dropping it stops the server without waiting; `stop` waits for a clean shutdown.
@@ -20,8 +19,7 @@ pub struct EngineServer {
     pub engine: Arc<Mutex<Engine>>,
     /// The engine's clock: uploads without `ts` take its now; advancing it expires cursors.
     pub clock: Arc<ManualClock>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    server: ServerTask,
 }
 
 impl EngineServer {
@@ -42,11 +40,13 @@ impl EngineServer {
         let engine = Arc::new(Mutex::new(engine));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(engine_api::serve(listener, engine.clone(), config, async move {
-            let _ = rx.await;
-        }));
-        Self { url, engine, clock, shutdown: Some(tx), task: Some(task) }
+        let served = engine.clone();
+        let server = ServerTask::spawn(move |stop| {
+            engine_api::serve(listener, served, config, async move {
+                let _ = stop.await;
+            })
+        });
+        Self { url, engine, clock, server }
     }
 
     /// A client with the default account's credentials.
@@ -73,21 +73,8 @@ impl EngineServer {
     }
 
     /// Stops accepting, waits for requests in flight, and returns once the server has finished.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ends cleanly");
-        }
-    }
-}
-
-impl Drop for EngineServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

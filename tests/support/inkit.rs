@@ -5,10 +5,9 @@ use std::sync::{Arc, OnceLock};
 
 use clock::{Clock, ManualClock, Timestamp};
 use inkit_mock::{Inkit, MockConfig};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::Client;
+use crate::server_task::ServerTask;
 
 /// The template body of the seed's walkthrough: the three merge fields its webhook sends.
 pub const SEED_TEMPLATE_HTML: &str = "<html><body><h1>Hello {{Name}}</h1><p>Email: {{email}}</p>\
@@ -20,8 +19,7 @@ pub struct MockServer {
     pub inkit: Arc<Inkit>,
     /// The mock's clock: advance it to complete renders (processing delay) without sleeping.
     pub clock: Arc<ManualClock>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    server: ServerTask,
 }
 
 impl MockServer {
@@ -37,11 +35,13 @@ impl MockServer {
         let inkit = Inkit::open(config, clock.clone() as Arc<dyn Clock>).expect("inkit-mock starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(inkit_mock::serve(listener, inkit.clone(), async move {
-            let _ = rx.await;
-        }));
-        Self { url, inkit, clock, shutdown: Some(tx), task: Some(task) }
+        let served = inkit.clone();
+        let server = ServerTask::spawn(move |stop| {
+            inkit_mock::serve(listener, served, async move {
+                let _ = stop.await;
+            })
+        });
+        Self { url, inkit, clock, server }
     }
 
     /// A client with the default token.
@@ -55,21 +55,8 @@ impl MockServer {
     }
 
     /// Stops accepting, waits for in-flight requests, and returns once the server has finished.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ends cleanly");
-        }
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -9,6 +9,7 @@ mod engine;
 mod external;
 mod inkit;
 mod pipeline_app;
+mod server_task;
 mod tapink_process;
 
 pub use api::{admin_history, assert_api_error, generate, item_ids, pdf_page_count, pdf_text, seed_params};
@@ -20,4 +21,4 @@ pub use engine::{EngineClient, EngineServer, Export, Walk, assert_clevertap_erro
 pub use external::{External, require_external};
 pub use inkit::{MockServer, SEED_TEMPLATE_HTML, create_template, tapink_binary};
 pub use pipeline_app::{APP_START, PipelineApp, fixtures, seed_body, seed_records};
-pub use tapink_process::{TapinkProcess, run_tapink};
+pub use tapink_process::{TapinkProcess, run_tapink, run_to_completion};

@@ -229,11 +229,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let child = tapink_command(args).spawn().expect("starting tapink");
+    run_to_completion(tapink_command(args), timeout).await
+}
+
+/// Runs a command to completion with stdin closed and its output captured, killing it after `timeout`.
+/// Returns its status, stdout and stderr.
+pub async fn run_to_completion(mut command: Command, timeout: Duration) -> (ExitStatus, String, String) {
+    let what = format!("{:?}", command.as_std().get_program());
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let child = command.spawn().unwrap_or_else(|e| panic!("starting {what}: {e}"));
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("tapink did not exit within {timeout:?}"))
-        .expect("waiting for tapink");
+        .unwrap_or_else(|_| panic!("{what} did not exit within {timeout:?}"))
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
     (
         output.status,
         String::from_utf8_lossy(&output.stdout).into_owned(),
