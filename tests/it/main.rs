@@ -9,6 +9,7 @@ mod engine_bad_input;
 mod engine_campaigns;
 mod engine_cli;
 mod engine_node_client;
+mod faults_survived;
 mod inkit_api;
 mod inkit_bad_input;
 mod inkit_cli;
