@@ -100,9 +100,11 @@ impl fmt::Display for JsonString {
 
 impl Filter for JsonString {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        let text = input.to_kstr();
+        // `printed`, not `to_kstr`: an object that went through another filter first (`| default: x`) is a
+        // `liquid` object, whose fields would otherwise come out in a different order each time.
+        let text = super::view::printed(input);
         let mut escaped = String::with_capacity(text.len() + 2);
-        escape_json_string_into(text.as_str(), &mut escaped);
+        escape_json_string_into(&text, &mut escaped);
         Ok(Value::scalar(escaped))
     }
 }
