@@ -208,4 +208,6 @@ fn compile_error(text: &str) -> CompileError {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
