@@ -12,6 +12,7 @@
 
 mod dialect;
 mod fast;
+mod integers;
 pub(crate) mod json_context;
 mod view;
 
@@ -122,6 +123,12 @@ fn parser() -> &'static liquid::Parser {
 impl BodyTemplate {
     /// Compiles `source`. For JSON bodies, every output inside a JSON string is escaped as JSON.
     pub fn compile(source: &str, format: ContentFormat) -> Result<Self, CompileError> {
+        if let Some((at, literal)) = integers::oversized(source) {
+            return Err(CompileError {
+                position: Some(position_at(source, at)),
+                message: format!("the integer {literal} does not fit in 64 bits"),
+            });
+        }
         let (prepared, escaped_outputs) = match format {
             ContentFormat::Json => json_context::escape_outputs_in_strings(source),
             ContentFormat::Text => (source.to_owned(), 0),
@@ -187,6 +194,13 @@ impl BodyTemplate {
         }
         Ok(body)
     }
+}
+
+/// The line and column (in characters) of byte `at` of `source`.
+fn position_at(source: &str, at: usize) -> Position {
+    let before = &source[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
 }
 
 /// Reads the position out of the `liquid` crate's parse error (`--> 3:12`).

@@ -230,3 +230,29 @@ fn a_date_before_year_0_prints_as_written_on_both_paths() {
         assert_eq!(body.render_with_liquid(&input).unwrap(), want);
     }
 }
+
+#[test]
+fn an_integer_beyond_64_bits_is_a_syntax_error_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate panicked converting such a literal
+    // ("Grammar ensures matches are parseable as integers."), so saving this body crashed.
+    let source = "{\n  \"t\": \"{{ Profile.Tags[99999999999999999999] }}\"\n}";
+    for format in [ContentFormat::Json, ContentFormat::Text] {
+        let err = BodyTemplate::compile(source, format).unwrap_err();
+        assert_eq!(err.position, Some(Position { line: 2, column: 25 }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "Liquid syntax error at line 2 column 25: the integer 99999999999999999999 does not fit in 64 bits"
+        );
+    }
+    // Where the digits are not a literal, the `liquid` crate does not convert them: left to it.
+    for source in [
+        "{% comment %}{{ 99999999999999999999 }}{% endcomment %}",
+        "{% raw %}{{ 99999999999999999999 }}{% endraw %}",
+        "{{ 99999999999999999999.5 }}",
+    ] {
+        assert!(BodyTemplate::compile(source, ContentFormat::Text).is_ok(), "{source}");
+    }
+    let p = profile(json!({"N": 1}));
+    let ok = BodyTemplate::compile("{{ Profile.N | plus: 9223372036854775806 }}", ContentFormat::Text).unwrap();
+    assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), "9223372036854775807");
+}
