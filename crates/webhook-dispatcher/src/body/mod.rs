@@ -134,7 +134,7 @@ impl BodyTemplate {
             ContentFormat::Text => (source.to_owned(), 0),
         };
         // Always parsed by the `liquid` crate: it is the one that reports syntax errors, with positions.
-        let template = parser().parse(&prepared).map_err(|e| compile_error(&e.to_string()))?;
+        let template = parse(&prepared)?;
         let fast = fast::FastBody::from_pieces(&json_context::split(source), format == ContentFormat::Json);
         Ok(Self { format, template, fast, escaped_outputs })
     }
@@ -194,6 +194,19 @@ impl BodyTemplate {
         }
         Ok(body)
     }
+}
+
+/// Parses with the `liquid` crate, first checking the source's structure on a copy whose non-ASCII characters are
+/// `?`. The crate re-reads a failing line from a character count used as a byte offset, and panics when that cut
+/// makes the rest valid (a syntax error after `日日` on the same line crashed the save; found by the fuzz target).
+/// No grammar rule reads `?` or a non-ASCII character outside text and string literals, so the copy parses
+/// exactly when the source does, and fails at the same line and column.
+fn parse(source: &str) -> Result<liquid::Template, CompileError> {
+    if !source.is_ascii() {
+        let ascii: String = source.chars().map(|c| if c.is_ascii() { c } else { '?' }).collect();
+        parser().parse(&ascii).map_err(|e| compile_error(&e.to_string()))?;
+    }
+    parser().parse(source).map_err(|e| compile_error(&e.to_string()))
 }
 
 /// The line and column (in characters) of byte `at` of `source`.

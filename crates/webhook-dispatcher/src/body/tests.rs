@@ -256,3 +256,20 @@ fn an_integer_beyond_64_bits_is_a_syntax_error_not_a_panic() {
     let ok = BodyTemplate::compile("{{ Profile.N | plus: 9223372036854775806 }}", ContentFormat::Text).unwrap();
     assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), "9223372036854775807");
 }
+
+#[test]
+fn a_syntax_error_after_multibyte_text_on_its_line_is_reported_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate re-reads the failing line from a character
+    // count used as a byte offset, and panicked ("`LiquidParser::parse` should fail in InvalidLiquidTokens.")
+    // when that cut made the rest valid.
+    for source in
+        ["{{\"日日\"}}{{\"}}", "{{\"\u{FFFD}\u{FFFD}\"}}{{\"}}", "{\"a\": \"€ {{ \"x\" | append: \"ü\" }} {{ | }}\"}"]
+    {
+        let err = BodyTemplate::compile(source, ContentFormat::Text).unwrap_err();
+        assert!(err.position.is_some_and(|p| p.line == 1), "{source}: {err}");
+    }
+    let p = profile(json!({"Name": "Zoë"}));
+    let ok =
+        BodyTemplate::compile(r#"{"n": "日本 {{ Profile.Name | append: "さん" }}"}"#, ContentFormat::Json).unwrap();
+    assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), r#"{"n": "日本 Zoëさん"}"#);
+}
