@@ -273,3 +273,18 @@ fn a_syntax_error_after_multibyte_text_on_its_line_is_reported_not_a_panic() {
         BodyTemplate::compile(r#"{"n": "日本 {{ Profile.Name | append: "さん" }}"}"#, ContentFormat::Json).unwrap();
     assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), r#"{"n": "日本 Zoëさん"}"#);
 }
+
+#[test]
+fn a_date_format_with_a_non_ascii_directive_prints_it_as_written_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate's `date` filter sliced an unknown
+    // directive such as `%é` by bytes and panicked while rendering, for every user of the campaign.
+    let p = profile(json!({"DOB": "$D_1685375700", "Fmt": "%Y年%m月 %é"}));
+    let body = BodyTemplate::compile(
+        r#"{"a": "{{ Profile.DOB | date: "%d %é %-ü %:ö" }}", "b": "{{ Profile.DOB | date: Profile.Fmt }}"}"#,
+        ContentFormat::Json,
+    )
+    .unwrap();
+    assert_eq!(body.render(&RenderInput::for_profile(&p)).unwrap(), r#"{"a": "29 %é %-ü %:ö", "b": "2023年05月 %é"}"#);
+    let invalid = BodyTemplate::compile(r#"{{ Profile.DOB | date: "%Y %8" }}"#, ContentFormat::Text).unwrap();
+    assert!(matches!(invalid.render(&RenderInput::for_profile(&p)), Err(RenderError::Liquid(_))));
+}
