@@ -404,7 +404,7 @@ fn broken(record: &Value, breakage: &Breakage) -> Option<(Value, u16)> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn validate_upload_never_panics_and_accounts_for_every_record(
@@ -483,7 +483,7 @@ fn line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn parse_lines_never_panics_and_names_a_line_of_the_text(
