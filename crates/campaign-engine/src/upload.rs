@@ -698,6 +698,9 @@ fn upload_body(records: Vec<Value>) -> Value {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

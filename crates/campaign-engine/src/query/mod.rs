@@ -32,6 +32,8 @@ pub(crate) mod day;
 pub mod filter;
 pub(crate) mod parse;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use clock::Timestamp;

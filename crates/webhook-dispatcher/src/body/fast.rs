@@ -120,17 +120,17 @@ fn lookup<'a>(o: &Output, input: &RenderInput<'a>) -> Result<Option<&'a Value>, 
     };
     let Some(mut v) = found else { return Ok(None) };
     for (i, key) in rest.iter().enumerate() {
-        v = match v {
-            Value::Object(m) => match m.get(key) {
-                Some(next) => next,
-                None => return Ok(None),
-            },
-            Value::Array(a) => match key.parse::<usize>().ok().and_then(|k| a.get(k)) {
-                Some(next) => next,
-                None => return Ok(None),
-            },
-            Value::Null => return Ok(None),
-            _ => {
+        let next = match v {
+            Value::Object(m) => Some(m.get(key)),
+            // A list is indexed by number, nil past its end; a name (`Tags.city`) is an error, as in Liquid.
+            Value::Array(a) => key.parse::<usize>().ok().map(|k| a.get(k)),
+            Value::Null => Some(None),
+            _ => None,
+        };
+        v = match next {
+            Some(Some(next)) => next,
+            Some(None) => return Ok(None),
+            None => {
                 let at = std::iter::once(o.root_name.as_str())
                     .chain(o.path[..=i].iter().map(String::as_str))
                     .collect::<Vec<_>>()

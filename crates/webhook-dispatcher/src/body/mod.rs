@@ -12,6 +12,7 @@
 
 mod dialect;
 mod fast;
+mod integers;
 pub(crate) mod json_context;
 mod view;
 
@@ -122,12 +123,18 @@ fn parser() -> &'static liquid::Parser {
 impl BodyTemplate {
     /// Compiles `source`. For JSON bodies, every output inside a JSON string is escaped as JSON.
     pub fn compile(source: &str, format: ContentFormat) -> Result<Self, CompileError> {
+        if let Some((at, literal)) = integers::oversized(source) {
+            return Err(CompileError {
+                position: Some(position_at(source, at)),
+                message: format!("the integer {literal} does not fit in 64 bits"),
+            });
+        }
         let (prepared, escaped_outputs) = match format {
             ContentFormat::Json => json_context::escape_outputs_in_strings(source),
             ContentFormat::Text => (source.to_owned(), 0),
         };
         // Always parsed by the `liquid` crate: it is the one that reports syntax errors, with positions.
-        let template = parser().parse(&prepared).map_err(|e| compile_error(&e.to_string()))?;
+        let template = parse(&prepared)?;
         let fast = fast::FastBody::from_pieces(&json_context::split(source), format == ContentFormat::Json);
         Ok(Self { format, template, fast, escaped_outputs })
     }
@@ -189,6 +196,26 @@ impl BodyTemplate {
     }
 }
 
+/// Parses with the `liquid` crate, first checking the source's structure on a copy whose non-ASCII characters are
+/// `?`. The crate re-reads a failing line from a character count used as a byte offset, and panics when that cut
+/// makes the rest valid (a syntax error after `日日` on the same line crashed the save; found by the fuzz target).
+/// No grammar rule reads `?` or a non-ASCII character outside text and string literals, so the copy parses
+/// exactly when the source does, and fails at the same line and column.
+fn parse(source: &str) -> Result<liquid::Template, CompileError> {
+    if !source.is_ascii() {
+        let ascii: String = source.chars().map(|c| if c.is_ascii() { c } else { '?' }).collect();
+        parser().parse(&ascii).map_err(|e| compile_error(&e.to_string()))?;
+    }
+    parser().parse(source).map_err(|e| compile_error(&e.to_string()))
+}
+
+/// The line and column (in characters) of byte `at` of `source`.
+fn position_at(source: &str, at: usize) -> Position {
+    let before = &source[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
+}
+
 /// Reads the position out of the `liquid` crate's parse error (`--> 3:12`).
 fn compile_error(text: &str) -> CompileError {
     let position = text.split("--> ").nth(1).and_then(|rest| {
@@ -207,5 +234,7 @@ fn compile_error(text: &str) -> CompileError {
     CompileError { position, message: if message.is_empty() { text.trim().to_owned() } else { message } }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -162,3 +162,129 @@ fn the_fast_path_renders_exactly_what_the_liquid_path_renders() {
         }
     }
 }
+
+#[test]
+fn an_object_prints_its_fields_in_key_order_on_every_render() {
+    // Found by the property tests: objects printed in the `liquid` crate's `HashMap` order, which changes from
+    // one render to the next, so the same delivery could get a different body on a retry.
+    let p = profile(json!({"Name": "Ada"}));
+    let fields: Map<String, Value> = (0..8).map(|i| (format!("k{i}"), json!(i))).collect();
+    let event = profile(json!({"Item": fields, "List": [{"b": 1, "a": 2}]}));
+    let input = RenderInput { profile: &p, event: Some(&event), campaign: &Value::Null };
+    let sources = [
+        r#"{"fast": "{{ Event.Item }} {{ Event.List }}"}"#,
+        r#"{"filtered": "{{ Event.Item | default: 'x' }} {{ Event.List | default: 'x' }}"}{% comment %}liquid path{% endcomment %}"#,
+    ];
+    for source in sources {
+        let body = BodyTemplate::compile(source, ContentFormat::Json).unwrap();
+        for _ in 0..20 {
+            let rendered: Value = serde_json::from_str(&body.render(&input).unwrap()).unwrap();
+            let text = rendered.as_object().unwrap().values().next().unwrap().clone();
+            assert_eq!(text, json!("k00k11k22k33k44k55k66k77 a2b1"), "{source}");
+        }
+    }
+}
+
+#[test]
+fn a_null_property_renders_like_a_missing_one_when_indexed_into() {
+    // Found by the property tests: `{{ Profile.Tags[0] }}` with `"Tags": null` rendered blank on the fast path
+    // but failed with "Unknown index" on the `liquid` path.
+    let p = profile(json!({"Tags": null, "Address": null, "List": [null]}));
+    let source = r#"{"t": "{{ Profile.Tags[0] }}", "c": "{{ Profile.Address.city | default: "-" }}", "l": "{{ Profile.List[0].x }}"}"#;
+    let body = BodyTemplate::compile(source, ContentFormat::Json).unwrap();
+    let input = RenderInput::for_profile(&p);
+    assert_eq!(body.render(&input).unwrap(), r#"{"t": "", "c": "-", "l": ""}"#);
+    assert_eq!(body.render_with_liquid(&input).unwrap(), r#"{"t": "", "c": "-", "l": ""}"#);
+}
+
+#[test]
+fn a_name_looked_up_in_a_list_fails_on_both_paths() {
+    // Found by the property tests: `{{ Profile.Address.city }}` with a list for `Address` rendered blank on the
+    // fast path but failed with "Unknown index" on the `liquid` path.
+    let p = profile(json!({"Address": ["a", "b"]}));
+    let body = BodyTemplate::compile(r#"{"c": "{{ Profile.Address.city }}"}"#, ContentFormat::Json).unwrap();
+    assert!(body.is_fast());
+    let input = RenderInput::for_profile(&p);
+    let (Err(RenderError::Liquid(fast)), Err(RenderError::Liquid(liquid))) =
+        (body.render(&input), body.render_with_liquid(&input))
+    else {
+        panic!("both paths fail with a Liquid error");
+    };
+    assert!(liquid.starts_with(&fast), "fast {fast:?}\nliquid {liquid:?}");
+    assert!(fast.contains("requested index=city"), "{fast}");
+}
+
+#[test]
+fn a_date_before_year_0_prints_as_written_on_both_paths() {
+    // Found by the property tests: years -1 to -999 printed as written, years before -999 as dates.
+    for (value, printed) in [
+        ("$D_-62167219200", "0000-01-01 00:00:00"),
+        ("$D_-62167219201", "$D_-62167219201"),
+        ("$D_-93692592001", "$D_-93692592001"),
+    ] {
+        let p = profile(json!({"When": value}));
+        let body = BodyTemplate::compile(r#"{"w": "{{ Profile.When }}"}"#, ContentFormat::Json).unwrap();
+        let input = RenderInput::for_profile(&p);
+        let want = format!(r#"{{"w": "{printed}"}}"#);
+        assert_eq!(body.render(&input).unwrap(), want);
+        assert_eq!(body.render_with_liquid(&input).unwrap(), want);
+    }
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_a_syntax_error_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate panicked converting such a literal
+    // ("Grammar ensures matches are parseable as integers."), so saving this body crashed.
+    let source = "{\n  \"t\": \"{{ Profile.Tags[99999999999999999999] }}\"\n}";
+    for format in [ContentFormat::Json, ContentFormat::Text] {
+        let err = BodyTemplate::compile(source, format).unwrap_err();
+        assert_eq!(err.position, Some(Position { line: 2, column: 25 }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "Liquid syntax error at line 2 column 25: the integer 99999999999999999999 does not fit in 64 bits"
+        );
+    }
+    // Where the digits are not a literal, the `liquid` crate does not convert them: left to it.
+    for source in [
+        "{% comment %}{{ 99999999999999999999 }}{% endcomment %}",
+        "{% raw %}{{ 99999999999999999999 }}{% endraw %}",
+        "{{ 99999999999999999999.5 }}",
+    ] {
+        assert!(BodyTemplate::compile(source, ContentFormat::Text).is_ok(), "{source}");
+    }
+    let p = profile(json!({"N": 1}));
+    let ok = BodyTemplate::compile("{{ Profile.N | plus: 9223372036854775806 }}", ContentFormat::Text).unwrap();
+    assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), "9223372036854775807");
+}
+
+#[test]
+fn a_syntax_error_after_multibyte_text_on_its_line_is_reported_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate re-reads the failing line from a character
+    // count used as a byte offset, and panicked ("`LiquidParser::parse` should fail in InvalidLiquidTokens.")
+    // when that cut made the rest valid.
+    for source in
+        ["{{\"日日\"}}{{\"}}", "{{\"\u{FFFD}\u{FFFD}\"}}{{\"}}", "{\"a\": \"€ {{ \"x\" | append: \"ü\" }} {{ | }}\"}"]
+    {
+        let err = BodyTemplate::compile(source, ContentFormat::Text).unwrap_err();
+        assert!(err.position.is_some_and(|p| p.line == 1), "{source}: {err}");
+    }
+    let p = profile(json!({"Name": "Zoë"}));
+    let ok =
+        BodyTemplate::compile(r#"{"n": "日本 {{ Profile.Name | append: "さん" }}"}"#, ContentFormat::Json).unwrap();
+    assert_eq!(ok.render(&RenderInput::for_profile(&p)).unwrap(), r#"{"n": "日本 Zoëさん"}"#);
+}
+
+#[test]
+fn a_date_format_with_a_non_ascii_directive_prints_it_as_written_not_a_panic() {
+    // Found by the `liquid_json_body` fuzz target: the `liquid` crate's `date` filter sliced an unknown
+    // directive such as `%é` by bytes and panicked while rendering, for every user of the campaign.
+    let p = profile(json!({"DOB": "$D_1685375700", "Fmt": "%Y年%m月 %é"}));
+    let body = BodyTemplate::compile(
+        r#"{"a": "{{ Profile.DOB | date: "%d %é %-ü %:ö" }}", "b": "{{ Profile.DOB | date: Profile.Fmt }}"}"#,
+        ContentFormat::Json,
+    )
+    .unwrap();
+    assert_eq!(body.render(&RenderInput::for_profile(&p)).unwrap(), r#"{"a": "29 %é %-ü %:ö", "b": "2023年05月 %é"}"#);
+    let invalid = BodyTemplate::compile(r#"{{ Profile.DOB | date: "%Y %8" }}"#, ContentFormat::Text).unwrap();
+    assert!(matches!(invalid.render(&RenderInput::for_profile(&p)), Err(RenderError::Liquid(_))));
+}

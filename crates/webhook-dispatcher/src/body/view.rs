@@ -112,9 +112,11 @@ impl JsonView {
     }
 }
 
-/// A CleverTap date (`$D_<epoch seconds>`) as CleverTap's Liquid prints it, and as a Liquid date.
+/// A CleverTap date (`$D_<epoch seconds>`) as CleverTap's Liquid prints it, and as a Liquid date. Only from
+/// year 0 on (`$D_-62167219200`): Liquid reads four-digit years, so an earlier one is text, printed as written.
 pub fn clevertap_date(s: &str) -> Option<(String, DateTime)> {
-    let secs: i64 = s.strip_prefix("$D_")?.parse().ok()?;
+    const YEAR_0: i64 = -62_167_219_200;
+    let secs: i64 = s.strip_prefix("$D_")?.parse().ok().filter(|secs| *secs >= YEAR_0)?;
     let t = jiff::Timestamp::from_second(secs).ok()?;
     let printed = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
     let date = DateTime::from_str(&format!("{printed} +0000"))?;
@@ -124,7 +126,37 @@ pub fn clevertap_date(s: &str) -> Option<(String, DateTime)> {
 /// How a non-string value prints, the same way whether or not a filter touched it first (numbers as Liquid
 /// prints them: `3.0` as `3`, as the `liquid` crate does after any filter).
 pub fn render_json_value(v: &Value) -> String {
-    json_to_liquid(v).render().to_string()
+    match v {
+        Value::Array(_) | Value::Object(_) => printed(JsonView::of(v)),
+        scalar => json_to_liquid(scalar).render().to_string(),
+    }
+}
+
+/// What Liquid prints for `value` (a list's items one after another, an object's keys and values one after
+/// another), with an object's fields always in key order. The `liquid` crate keeps objects in a `HashMap`, whose
+/// order changes from one render to the next; a JSON object's fields are in key order already, so the body of
+/// a delivery is the same however often it is rendered. (Limit: the `liquid` runtime copies every value it looks
+/// up into its own types, so an object printed on the `liquid` path outside a JSON string, where `json_string`
+/// does not run, still comes out in `HashMap` order.)
+pub fn printed(value: &dyn ValueView) -> String {
+    let mut out = String::new();
+    print_into(value, &mut out);
+    out
+}
+
+fn print_into(value: &dyn ValueView, out: &mut String) {
+    if let Some(array) = value.as_array() {
+        array.values().for_each(|item| print_into(item, out));
+    } else if let Some(object) = value.as_object() {
+        let mut fields: Vec<_> = object.iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, field) in fields {
+            out.push_str(key.as_str());
+            print_into(field, out);
+        }
+    } else {
+        out.push_str(value.to_kstr().as_str());
+    }
 }
 
 fn json_to_liquid(v: &Value) -> LiquidValue {
@@ -251,7 +283,7 @@ impl ArrayView for JsonView {
     }
 
     fn get(&self, index: i64) -> Option<&dyn ValueView> {
-        Some(self.index(index).map_or(&NIL as &dyn ValueView, |v| JsonView::of(v) as &dyn ValueView))
+        Some(nil_if_absent(self.index(index)))
     }
 }
 
@@ -296,7 +328,16 @@ impl ObjectView for JsonView {
     }
 
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        Some(self.0.get(index).map_or(&NIL as &dyn ValueView, |v| JsonView::of(v) as &dyn ValueView))
+        Some(nil_if_absent(self.0.get(index)))
+    }
+}
+
+/// A value looked up by name or index: `null` is the same as absent (CleverTap's `null` removes a property),
+/// so `{{ Profile.Address.city }}` renders blank whether `Address` is missing or null.
+fn nil_if_absent(value: Option<&Value>) -> &dyn ValueView {
+    match value {
+        None | Some(Value::Null) => &NIL,
+        Some(v) => JsonView::of(v),
     }
 }
 
@@ -335,7 +376,7 @@ impl ValueView for Properties<'_> {
         self
     }
     fn render(&self) -> DisplayCow<'_> {
-        DisplayCow::Owned(Box::new(self.to_value().render().to_string()))
+        DisplayCow::Owned(Box::new(printed(self)))
     }
     fn source(&self) -> DisplayCow<'_> {
         DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
@@ -385,7 +426,7 @@ impl ObjectView for Properties<'_> {
         true
     }
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        Some(self.lookup(index).map_or(&NIL as &dyn ValueView, |v| JsonView::of(v) as &dyn ValueView))
+        Some(nil_if_absent(self.lookup(index)))
     }
 }
 
