@@ -25,7 +25,7 @@ use tower::ServiceExt;
 use crate::error::ApiError;
 use crate::faults::Verdict;
 use crate::journal::{BODY_EXCERPT_BYTES, HeaderLines, JournalEntry};
-use crate::routes::{route_key, router};
+use crate::routes::{fast, route_key, router};
 use crate::state::Inkit;
 
 /// Serves the mock on `listener` until `shutdown` resolves, then stops accepting and waits for in-flight
@@ -224,6 +224,10 @@ impl RequestHandler {
             }
         }
 
+        if self.inkit.config.fast_generate && fast::serves(&parts.method, parts.uri.path()) {
+            // Its answers are always JSON-typed: `as_json_api` would have nothing to do.
+            return Ok(fast::create(&self.inkit, parts, body).await);
+        }
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
         let request = Request::from_parts(parts, Body::from(body));

@@ -36,7 +36,7 @@ pub enum StartError {
 }
 
 /// A render to create, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewRender {
     pub template_id: String,
     pub name: Option<String>,

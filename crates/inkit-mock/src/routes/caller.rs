@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OriginalUri};
-use http::HeaderMap;
 use http::request::Parts;
+use http::{HeaderMap, Method};
 
 use crate::error::ApiError;
 use crate::state::{Caller, Inkit};
@@ -37,24 +37,30 @@ pub fn caller_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
         .collect()
 }
 
-impl FromRequestParts<Arc<Inkit>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, inkit: &Arc<Inkit>) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(TOKEN_HEADER)
-            .ok_or_else(|| ApiError::unauthorized("missing X-Inkit-API-Token header"))?;
+impl Caller {
+    /// Who is calling `method path` (the path as called, `/v1` included), or 401 when the token is missing
+    /// or unknown. The router's extractor and the server's fast path both use this.
+    pub fn identify(inkit: &Inkit, method: &Method, path: &str, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let token =
+            headers.get(TOKEN_HEADER).ok_or_else(|| ApiError::unauthorized("missing X-Inkit-API-Token header"))?;
         let token_name = token
             .to_str()
             .ok()
             .and_then(|t| inkit.token_name(t.trim()))
             .ok_or_else(|| ApiError::unauthorized("the API key in the request was not authorized"))?;
-        let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
         Ok(Caller {
             token_name: token_name.to_owned(),
-            route: format!("{} {path}", parts.method),
-            headers: caller_headers(&parts.headers),
+            route: format!("{method} {path}"),
+            headers: caller_headers(headers),
         })
+    }
+}
+
+impl FromRequestParts<Arc<Inkit>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, inkit: &Arc<Inkit>) -> Result<Self, ApiError> {
+        let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
+        Caller::identify(inkit, &parts.method, path, &parts.headers)
     }
 }

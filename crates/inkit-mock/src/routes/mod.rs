@@ -5,6 +5,7 @@ mod admin;
 mod batches;
 pub(crate) mod caller;
 mod documents;
+pub(crate) mod fast;
 mod folders;
 mod renders;
 mod templates;
