@@ -170,7 +170,7 @@ impl RequestHandler {
             entry: Some(JournalEntry {
                 seq: 0,
                 received_at: self.inkit.now(),
-                method: parts.method.to_string(),
+                method: parts.method.clone(),
                 path: parts.uri.path().to_owned(),
                 query: parts.uri.query().map(str::to_owned),
                 route: route.clone(),
@@ -210,7 +210,7 @@ impl RequestHandler {
         journal.body_excerpt = Bytes::copy_from_slice(&body[..body.len().min(BODY_EXCERPT_BYTES)]);
 
         if !route.contains(" /__admin") && !route.ends_with(" /") {
-            let token = parts.headers.get(crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            let token = parts.headers.get(&crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
             let decision = self.inkit.faults.decide(route, token, self.inkit.now());
             journal.fault = decision.label.clone();
             if !decision.delay.is_zero() {
@@ -240,10 +240,14 @@ impl RequestHandler {
 
     /// Request headers for the journal, with the API token replaced by its name: secrets stay out of logs.
     fn journal_headers(&self, headers: &http::HeaderMap) -> HeaderLines {
-        HeaderLines::copy(headers, crate::routes::caller::TOKEN_HEADER, |token| {
+        HeaderLines::copy(headers, &crate::routes::caller::TOKEN_HEADER, |token, text| {
             match std::str::from_utf8(token).ok().and_then(|t| self.inkit.token_name(t.trim())) {
-                Some(name) => format!("<token {name}>"),
-                None => "<unknown token>".to_owned(),
+                Some(name) => {
+                    text.push_str("<token ");
+                    text.push_str(name);
+                    text.push('>');
+                }
+                None => text.push_str("<unknown token>"),
             }
         })
     }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use http::request::Parts;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 
 use crate::error::ApiError;
 use crate::state::{Caller, Inkit};
 
-pub const TOKEN_HEADER: &str = "x-inkit-api-token";
+/// Parsed once: looking a header up by `&str` parses the name on every call.
+pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-inkit-api-token");
 
 /// Headers worth keeping on a History entry: the ones that tell retries apart and follow a trace.
 const KEPT_HEADERS: &[&str] = &[
@@ -26,15 +27,16 @@ const KEPT_HEADERS: &[&str] = &[
     "user-agent",
 ];
 
-/// The headers of interest, lower-cased, values as text.
+/// The headers of interest, lower-cased, values as text; the first value of a repeated header.
 pub fn caller_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
-    KEPT_HEADERS
-        .iter()
-        .filter_map(|&name| {
-            let value = headers.get(name)?;
-            Some((name.to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        })
-        .collect()
+    // One pass over the request's few headers, rather than a lookup for each name we keep.
+    let mut kept = BTreeMap::new();
+    for (name, value) in headers {
+        if KEPT_HEADERS.contains(&name.as_str()) && !kept.contains_key(name.as_str()) {
+            kept.insert(name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned());
+        }
+    }
+    kept
 }
 
 impl Caller {
@@ -42,7 +44,7 @@ impl Caller {
     /// or unknown. The router's extractor and the server's fast path both use this.
     pub fn identify(inkit: &Inkit, method: &Method, path: &str, headers: &HeaderMap) -> Result<Self, ApiError> {
         let token =
-            headers.get(TOKEN_HEADER).ok_or_else(|| ApiError::unauthorized("missing X-Inkit-API-Token header"))?;
+            headers.get(&TOKEN_HEADER).ok_or_else(|| ApiError::unauthorized("missing X-Inkit-API-Token header"))?;
         let token_name = token
             .to_str()
             .ok()
