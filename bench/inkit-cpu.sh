@@ -43,8 +43,9 @@ for run in $(seq "$runs"); do
   sleep 1
   ok=$(curl -s "$url/__admin/counts" | python3 -c 'import sys,json; r=json.load(sys.stdin)["routes"].get("POST /generate",{}); print(sum(v for k,v in r.get("by_status",{}).items() if k.startswith("2")))')
   stored=$(curl -s "$url/__admin/history?page_size=1" | python3 -c 'import sys,json; print(json.load(sys.stdin)["metadata"]["pagination"]["total_count"])')
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
-  awk -v a=$((all1 - all0)) -v s=$((srv1 - srv0)) -v w=$((wr1 - wr0)) -v n="$n" -v t="$tick" -v r="$rps" -v p="$p99" -v ok="$ok" -v st="$stored" \
-    'BEGIN { f = 1e6 / t / n; printf "µs/request: all %5.1f  server threads %5.1f  writer %4.1f   (%s req/s, p99 %s, 2xx %s, stored %s)\n", a*f, s*f, w*f, r, p, ok, st }'
+  awk -v a=$((all1 - all0)) -v s=$((srv1 - srv0)) -v w=$((wr1 - wr0)) -v n="$n" -v t="$tick" -v r="$rps" -v p="$p99" -v ok="$ok" -v st="$stored" -v rss="$rss" \
+    'BEGIN { f = 1e6 / t / n; printf "µs/request: all %5.1f  server threads %5.1f  writer %4.1f   (%s req/s, p99 %s, 2xx %s, stored %s, %.0f bytes resident per entry)\n", a*f, s*f, w*f, r, p, ok, st, rss*1024/st }'
   (( ok <= stored )) || { echo "NOT every 2xx is in History" >&2; exit 1; }
 done

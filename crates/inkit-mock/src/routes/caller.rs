@@ -2,7 +2,7 @@
 //! that History keeps.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use http::request::Parts;
@@ -39,6 +39,20 @@ pub fn caller_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     kept
 }
 
+/// The routes the fast path serves, made once and shared by their History entries.
+static CREATE_ROUTES: LazyLock<[Arc<str>; 4]> =
+    LazyLock::new(|| ["POST /generate", "POST /v1/generate", "POST /render", "POST /v1/render"].map(Arc::from));
+
+/// `METHOD path`, shared when it is one of the routes most requests call.
+fn route_name(method: &Method, path: &str) -> Arc<str> {
+    if method == Method::POST
+        && let Some(route) = CREATE_ROUTES.iter().find(|r| &r["POST ".len()..] == path)
+    {
+        return route.clone();
+    }
+    format!("{method} {path}").into()
+}
+
 impl Caller {
     /// Who is calling `method path` (the path as called, `/v1` included), or 401 when the token is missing
     /// or unknown. The router's extractor and the server's fast path both use this.
@@ -50,11 +64,7 @@ impl Caller {
             .ok()
             .and_then(|t| inkit.token_name(t.trim()))
             .ok_or_else(|| ApiError::unauthorized("the API key in the request was not authorized"))?;
-        Ok(Caller {
-            token_name: token_name.to_owned(),
-            route: format!("{method} {path}"),
-            headers: caller_headers(headers),
-        })
+        Ok(Caller { token_name: token_name.clone(), route: route_name(method, path), headers: caller_headers(headers) })
     }
 }
 

@@ -49,7 +49,7 @@ async fn answer(inkit: &Arc<Inkit>, parts: Parts, body: Bytes) -> Response {
     };
     drop(body);
     match inkit.accept_renders(vec![render], None, &caller).await {
-        Ok((entries, _)) => created(entries[0].id.as_str(), entries[0].document_id.as_deref()),
+        Ok((entries, _)) => created(&entries[0].id, entries[0].document_id.as_deref()),
         Err(e) => e.into_response(),
     }
 }

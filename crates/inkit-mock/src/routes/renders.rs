@@ -164,7 +164,7 @@ pub fn entry_filter<'a>(q: &'a ListQuery, inkit: &Inkit) -> Result<impl Fn(&Hist
     let to = time_param(q, "to")?;
     let search = q.search.clone().or_else(|| q.param("q").map(str::to_lowercase));
     Ok(move |e: &HistoryEntry| {
-        ids.as_ref().is_none_or(|ids| ids.contains(&e.id.as_str()))
+        ids.as_ref().is_none_or(|ids| ids.contains(&&*e.id))
             && template.is_none_or(|t| e.template_id.as_deref() == Some(t))
             && batch.is_none_or(|b| e.batch_id.as_deref() == Some(b))
             && destination.is_none_or(|d| e.destinations.as_ref().is_some_and(|ds| ds.get(d).is_some()))
