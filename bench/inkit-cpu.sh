@@ -16,11 +16,13 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 tick=$(getconf CLK_TCK)
 
-cpu_ticks() { # pid [thread-name-pattern]: utime+stime of the matching threads, in clock ticks
+cpu_ticks() { # pid [thread-name-pattern]: utime+stime of the process (threads that ended included), or of
+              # its threads whose name matches, in clock ticks
+  [[ -z "${2:-}" ]] && { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; return; }
   local sum=0 t comm
   for t in /proc/"$1"/task/*; do
     comm=$(cat "$t/comm" 2>/dev/null) || continue
-    [[ -n "${2:-}" && ! "$comm" =~ $2 ]] && continue
+    [[ ! "$comm" =~ $2 ]] && continue
     sum=$((sum + $(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')))
   done
   echo "$sum"

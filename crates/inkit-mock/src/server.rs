@@ -90,6 +90,8 @@ impl Worker {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name(format!("inkit-mock-{index}")).spawn(move || {
             runtime.block_on(async move {
+                // History commits answer this thread's requests in one message per commit.
+                tokio::spawn(crate::store::deliver_acks_on_this_thread());
                 let graceful = GracefulShutdown::new();
                 while let Some(stream) = rx.recv().await {
                     let stream = match tokio::net::TcpStream::from_std(stream) {

@@ -11,7 +11,7 @@ mod writer;
 
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
-pub use writer::Writer;
+pub use writer::{Writer, deliver_acks_on_this_thread};
 
 use serde::Serialize;
 
