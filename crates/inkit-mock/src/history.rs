@@ -82,8 +82,10 @@ pub struct HistoryEntry {
     pub folder_id: Arc<str>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    #[serde(serialize_with = "crate::store::time::serialize")]
     pub created_at: Timestamp,
     /// When processing finishes; before it the PDF routes answer 404, as the SDKs expect.
+    #[serde(serialize_with = "crate::store::time::serialize")]
     pub ready_at: Timestamp,
     /// The name of the API token that made the request.
     pub created_by: Arc<str>,
@@ -98,7 +100,7 @@ pub struct HistoryEntry {
     /// The whole body of a test request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::store::time::serialize_opt")]
     pub deleted_at: Option<Timestamp>,
 }
 

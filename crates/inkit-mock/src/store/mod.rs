@@ -7,6 +7,7 @@
 
 mod memory;
 mod sqlite;
+pub(crate) mod time;
 mod writer;
 
 pub use memory::MemoryBackend;
