@@ -21,6 +21,18 @@ pub fn serialize_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Resul
     }
 }
 
+/// Appends the time as `serialize` writes it, without the quotes.
+pub fn write(t: Timestamp, out: &mut String) {
+    let mut buf = [0u8; 30];
+    match format(t, &mut buf) {
+        Some(text) => out.push_str(text),
+        None => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{t}");
+        }
+    }
+}
+
 /// `2026-11-27T09:54:46.587175538Z` (fraction without trailing zeros, none for a whole second), as jiff
 /// prints it; `None` before 1970 or after 9999, which jiff then prints.
 fn format(t: Timestamp, buf: &mut [u8; 30]) -> Option<&str> {

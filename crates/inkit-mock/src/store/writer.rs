@@ -286,7 +286,7 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..n {
             let (writer, seen) = (writer.clone(), applied.clone());
-            let record = Record { kind: RecordKind::Entry, id: format!("rend_{i}"), body: "{}".into() };
+            let record = Record { kind: RecordKind::Entry, id: format!("rend_{i}").into(), body: "{}".into() };
             tasks.spawn(async move {
                 let after: AfterCommit = Box::new(move || {
                     seen.fetch_add(1, Ordering::SeqCst);
