@@ -15,6 +15,7 @@ mod inkit_api;
 mod inkit_bad_input;
 mod inkit_cli;
 mod inkit_dashboard;
+mod inkit_fast_path;
 mod inkit_faults;
 mod inkit_history;
 mod inkit_journal;

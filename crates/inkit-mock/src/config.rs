@@ -64,6 +64,9 @@ pub struct MockConfig {
     pub drain_timeout: Duration,
     /// Threads serving connections (each with its own runtime); default: one per core.
     pub server_threads: usize,
+    /// Answer ordinary `POST /generate` and `POST /render` requests without the router (the default). The
+    /// answers are the same either way; tests turn it off to compare the two paths.
+    pub fast_generate: bool,
 }
 
 impl Default for MockConfig {
@@ -78,6 +81,7 @@ impl Default for MockConfig {
             templates_dir: None,
             drain_timeout: Duration::from_secs(10),
             server_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            fast_generate: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! API shows it (as a render, as a document, as a History row).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use clock::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -50,24 +51,26 @@ impl Status {
 }
 
 /// Stored as JSON (see `store/`); empty fields are left out of the stored form, which halves a typical
-/// entry and the bytes the History writer must write.
+/// entry and the bytes the History writer must write. Ids and the names many entries share (route,
+/// template, folder, token) are `Arc<str>`: the in-memory indexes and the entries of one template share one
+/// copy rather than allocating their own on every request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// Order of acceptance; ties in `created_at` sort by it.
     pub seq: u64,
     /// `rend_…` for renders, `test_…` for test requests.
-    pub id: String,
+    pub id: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_id: Option<String>,
+    pub document_id: Option<Arc<str>>,
     pub kind: EntryKind,
     /// The route as called, e.g. `POST /v1/generate` or `POST /render`.
-    pub route: String,
+    pub route: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
+    pub template_id: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_name: Option<String>,
+    pub template_name: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,14 +79,16 @@ pub struct HistoryEntry {
     pub merge_parameters: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Value>,
-    pub folder_id: String,
+    pub folder_id: Arc<str>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    #[serde(serialize_with = "crate::store::time::serialize")]
     pub created_at: Timestamp,
     /// When processing finishes; before it the PDF routes answer 404, as the SDKs expect.
+    #[serde(serialize_with = "crate::store::time::serialize")]
     pub ready_at: Timestamp,
     /// The name of the API token that made the request.
-    pub created_by: String,
+    pub created_by: Arc<str>,
     /// The request headers of interest (idempotency key, request and trace ids), lower-cased names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request_headers: BTreeMap<String, String>,
@@ -95,7 +100,7 @@ pub struct HistoryEntry {
     /// The whole body of a test request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::store::time::serialize_opt")]
     pub deleted_at: Option<Timestamp>,
 }
 

@@ -6,13 +6,14 @@
 //! `ceil(capacity / SHARDS)` entries, which holds every one of its requests among the newest `capacity`;
 //! reads return only those newest `capacity`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use clock::Timestamp;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, Method};
 use serde::Serialize;
 
 /// How much of a request body the journal keeps.
@@ -25,11 +26,12 @@ pub struct JournalEntry {
     pub seq: u64,
     #[serde(serialize_with = "ser_time")]
     pub received_at: Timestamp,
-    pub method: String,
+    #[serde(serialize_with = "ser_method")]
+    pub method: Method,
     pub path: String,
     pub query: Option<String>,
     /// The route it matched, without the `/v1` prefix and with ids as `{id}`, e.g. `GET /render/{id}`.
-    pub route: String,
+    pub route: Cow<'static, str>,
     /// Header lines (`name: value\n`), with the API token shown only by its configured name.
     #[serde(serialize_with = "ser_headers")]
     pub headers: HeaderLines,
@@ -51,14 +53,14 @@ pub struct JournalEntry {
 pub struct HeaderLines(Box<str>);
 
 impl HeaderLines {
-    /// Copies `headers`, showing `hidden`'s value as `shown_as` instead.
-    pub fn copy(headers: &HeaderMap, hidden: &str, shown_as: impl Fn(&[u8]) -> String) -> Self {
+    /// Copies `headers`, with `hidden`'s value written by `shown_as` instead.
+    pub fn copy(headers: &HeaderMap, hidden: &HeaderName, shown_as: impl Fn(&[u8], &mut String)) -> Self {
         let mut text = String::with_capacity(256);
         for (name, value) in headers {
             text.push_str(name.as_str());
             text.push_str(": ");
-            if name.as_str() == hidden {
-                text.push_str(&shown_as(value.as_bytes()));
+            if name == hidden {
+                shown_as(value.as_bytes(), &mut text);
             } else {
                 text.push_str(&String::from_utf8_lossy(value.as_bytes()));
             }
@@ -84,6 +86,10 @@ fn ser_headers<S: serde::Serializer>(headers: &HeaderLines, s: S) -> Result<S::O
             .or_insert_with(|| value.to_owned());
     }
     map.serialize(s)
+}
+
+fn ser_method<S: serde::Serializer>(method: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method.as_str())
 }
 
 fn ser_lossy<S: serde::Serializer>(bytes: &Bytes, s: S) -> Result<S::Ok, S::Error> {
@@ -133,9 +139,9 @@ impl Journal {
         entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let evicted = {
             let mut shard = self.lock(entry.seq as usize % SHARDS);
-            let counts = match shard.counts.get_mut(&entry.route) {
+            let counts = match shard.counts.get_mut(entry.route.as_ref()) {
                 Some(c) => c,
-                None => shard.counts.entry(entry.route.clone()).or_default(),
+                None => shard.counts.entry(entry.route.clone().into_owned()).or_default(),
             };
             counts.total += 1;
             *counts.by_status.entry(entry.status).or_default() += 1;
@@ -210,10 +216,10 @@ mod tests {
         JournalEntry {
             seq: 0,
             received_at: Timestamp::UNIX_EPOCH,
-            method: "POST".into(),
+            method: Method::POST,
             path: "/v1/generate".into(),
             query: None,
-            route: route.into(),
+            route: route.to_owned().into(),
             headers: HeaderLines::default(),
             body_excerpt: Bytes::new(),
             body_bytes: 0,

@@ -25,7 +25,7 @@ use tower::ServiceExt;
 use crate::error::ApiError;
 use crate::faults::Verdict;
 use crate::journal::{BODY_EXCERPT_BYTES, HeaderLines, JournalEntry};
-use crate::routes::{route_key, router};
+use crate::routes::{fast, route_key, router};
 use crate::state::Inkit;
 
 /// Serves the mock on `listener` until `shutdown` resolves, then stops accepting and waits for in-flight
@@ -90,6 +90,8 @@ impl Worker {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name(format!("inkit-mock-{index}")).spawn(move || {
             runtime.block_on(async move {
+                // History commits answer this thread's requests in one message per commit.
+                tokio::spawn(crate::store::deliver_acks_on_this_thread());
                 let graceful = GracefulShutdown::new();
                 while let Some(stream) = rx.recv().await {
                     let stream = match tokio::net::TcpStream::from_std(stream) {
@@ -170,7 +172,7 @@ impl RequestHandler {
             entry: Some(JournalEntry {
                 seq: 0,
                 received_at: self.inkit.now(),
-                method: parts.method.to_string(),
+                method: parts.method.clone(),
                 path: parts.uri.path().to_owned(),
                 query: parts.uri.query().map(str::to_owned),
                 route: route.clone(),
@@ -211,7 +213,7 @@ impl RequestHandler {
 
         let mut answer_delay = Duration::ZERO;
         if !route.contains(" /__admin") && !route.ends_with(" /") {
-            let token = parts.headers.get(crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            let token = parts.headers.get(&crate::routes::caller::TOKEN_HEADER).and_then(|v| v.to_str().ok());
             let decision = self.inkit.faults.decide(route, token, self.inkit.now());
             journal.fault = decision.label.clone();
             if !decision.delay.is_zero() {
@@ -229,6 +231,10 @@ impl RequestHandler {
             }
         }
 
+        if self.inkit.config.fast_generate && fast::serves(&parts.method, parts.uri.path()) {
+            // Its answers are always JSON-typed: `as_json_api` would have nothing to do.
+            return Ok(fast::create(&self.inkit, parts, body).await);
+        }
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
         let request = Request::from_parts(parts, Body::from(body));
@@ -245,10 +251,14 @@ impl RequestHandler {
 
     /// Request headers for the journal, with the API token replaced by its name: secrets stay out of logs.
     fn journal_headers(&self, headers: &http::HeaderMap) -> HeaderLines {
-        HeaderLines::copy(headers, crate::routes::caller::TOKEN_HEADER, |token| {
+        HeaderLines::copy(headers, &crate::routes::caller::TOKEN_HEADER, |token, text| {
             match std::str::from_utf8(token).ok().and_then(|t| self.inkit.token_name(t.trim())) {
-                Some(name) => format!("<token {name}>"),
-                None => "<unknown token>".to_owned(),
+                Some(name) => {
+                    text.push_str("<token ");
+                    text.push_str(name);
+                    text.push('>');
+                }
+                None => text.push_str("<unknown token>"),
             }
         })
     }

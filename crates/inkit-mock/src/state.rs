@@ -2,6 +2,7 @@
 //! indexed in memory, every change written through the store before it is acknowledged.
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +37,7 @@ pub enum StartError {
 }
 
 /// A render to create, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewRender {
     pub template_id: String,
     pub name: Option<String>,
@@ -48,8 +49,10 @@ pub struct NewRender {
 /// Who made a request and the headers worth keeping.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token_name: String,
-    pub route: String,
+    /// Shared with the token's configuration and every History entry the token made.
+    pub token_name: Arc<str>,
+    /// The route as called, e.g. `POST /v1/generate`.
+    pub route: Arc<str>,
     pub headers: BTreeMap<String, String>,
 }
 
@@ -63,7 +66,7 @@ impl Caller {
 #[derive(Debug)]
 struct ById<T> {
     items: Vec<Arc<T>>,
-    index: HashMap<String, usize>,
+    index: HashMap<Arc<str>, usize>,
 }
 
 impl<T> Default for ById<T> {
@@ -77,11 +80,11 @@ impl<T> ById<T> {
         self.index.get(id).map(|&i| &self.items[i])
     }
 
-    fn upsert(&mut self, id: String, item: Arc<T>) {
-        match self.index.get(&id) {
-            Some(&i) => self.items[i] = item,
-            None => {
-                self.index.insert(id, self.items.len());
+    fn upsert(&mut self, id: Arc<str>, item: Arc<T>) {
+        match self.index.entry(id) {
+            Entry::Occupied(at) => self.items[*at.get()] = item,
+            Entry::Vacant(at) => {
+                at.insert(self.items.len());
                 self.items.push(item);
             }
         }
@@ -93,10 +96,10 @@ struct Data {
     templates: ById<Template>,
     /// In order of `seq`, which is the order requests were accepted.
     entries: ById<HistoryEntry>,
-    by_document: HashMap<String, String>,
+    by_document: HashMap<Arc<str>, Arc<str>>,
     batches: ById<Batch>,
     /// First entry id for each `Idempotency-Key` seen.
-    idempotency: HashMap<String, String>,
+    idempotency: HashMap<String, Arc<str>>,
 }
 
 impl Data {
@@ -120,8 +123,8 @@ pub struct Inkit {
     ids: IdGenerator,
     next_seq: AtomicU64,
     /// Tokens by value, to their names.
-    tokens: HashMap<String, String>,
-    default_folder: String,
+    tokens: HashMap<String, Arc<str>>,
+    default_folder: Arc<str>,
     /// Shared with the History writer, which applies each change here once it is committed.
     data: Arc<RwLock<Data>>,
     writer: Writer,
@@ -152,7 +155,7 @@ impl Inkit {
         let mut next_seq = 0;
         for mut t in snapshot.templates {
             t.prepare();
-            data.templates.upsert(t.id.clone(), Arc::new(t));
+            data.templates.upsert(t.id.as_str().into(), Arc::new(t));
         }
         let mut entries = snapshot.entries;
         entries.sort_by_key(|e| e.seq);
@@ -162,22 +165,23 @@ impl Inkit {
         }
         for b in snapshot.batches {
             next_seq = next_seq.max(b.seq + 1);
-            data.batches.upsert(b.id.clone(), Arc::new(b));
+            data.batches.upsert(b.id.as_str().into(), Arc::new(b));
         }
         if let Some(dir) = &config.templates_dir {
             for t in crate::template::load_dir(dir, clock.now())? {
-                data.templates.upsert(t.id.clone(), Arc::new(t));
+                data.templates.upsert(t.id.as_str().into(), Arc::new(t));
             }
         }
         let faults = Faults::new(config.faults.clone())?;
-        let tokens = config.tokens.iter().map(|ApiToken { name, token }| (token.clone(), name.clone())).collect();
+        let tokens =
+            config.tokens.iter().map(|ApiToken { name, token }| (token.clone(), name.as_str().into())).collect();
         Ok(Arc::new(Self {
             journal: Journal::new(config.journal_capacity),
             faults,
             ids: IdGenerator::from_entropy(),
             next_seq: AtomicU64::new(next_seq),
             tokens,
-            default_folder: stable_id(IdKind::Folder, "inkit-storage"),
+            default_folder: stable_id(IdKind::Folder, "inkit-storage").into(),
             data: Arc::new(RwLock::new(data)),
             writer: Writer::start(backend),
             config,
@@ -190,8 +194,8 @@ impl Inkit {
     }
 
     /// The name of the token, if it is one we know.
-    pub fn token_name(&self, token: &str) -> Option<&str> {
-        self.tokens.get(token).map(String::as_str)
+    pub fn token_name(&self, token: &str) -> Option<&Arc<str>> {
+        self.tokens.get(token)
     }
 
     pub fn default_folder(&self) -> &str {
@@ -227,10 +231,14 @@ impl Inkit {
     // --- templates ---
 
     pub async fn create_template(&self, fields: NewTemplate, caller: &Caller) -> Result<Arc<Template>, ApiError> {
-        let t = Arc::new(Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.clone()));
+        let t =
+            Arc::new(Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.to_string()));
         let stored = t.clone();
-        self.persist(|| vec![Record::template(&t)], move |data| data.templates.upsert(stored.id.clone(), stored))
-            .await?;
+        self.persist(
+            || vec![Record::template(&t)],
+            move |data| data.templates.upsert(stored.id.as_str().into(), stored),
+        )
+        .await?;
         Ok(t)
     }
 
@@ -261,7 +269,7 @@ impl Inkit {
             template_id: renders.first().map(|r| r.template_id.clone()).unwrap_or_default(),
             render_ids: Vec::with_capacity(renders.len()),
             created_at: now,
-            created_by: caller.token_name.clone(),
+            created_by: caller.token_name.to_string(),
         });
         for r in renders {
             let template = self.template(&r.template_id).ok_or_else(|| {
@@ -270,27 +278,30 @@ impl Inkit {
                 e
             })?;
             let warnings = template.merge_template().warnings(&r.merge_parameters);
-            let folder_id = r
+            let folder_id = match r
                 .destinations
                 .as_ref()
                 .and_then(|d| d.get("inkit_storage"))
                 .and_then(|s| s.get("folder_id"))
                 .and_then(Value::as_str)
-                .unwrap_or(&self.default_folder)
-                .to_owned();
+            {
+                Some(folder) => folder.into(),
+                None => self.default_folder.clone(),
+            };
             let id = self.ids.next(IdKind::Render);
             if let Some(b) = &mut batch {
                 b.render_ids.push(id.clone());
             }
+            let (template_id, template_name) = template.shared_id_and_name();
             entries.push(HistoryEntry {
                 seq: self.seq(),
-                id,
-                document_id: Some(self.ids.next(IdKind::Document)),
+                id: id.into(),
+                document_id: Some(self.ids.next(IdKind::Document).into()),
                 kind: EntryKind::Render,
                 route: caller.route.clone(),
                 batch_id: batch.as_ref().map(|b| b.id.clone()),
-                template_id: Some(template.id.clone()),
-                template_name: Some(template.name.clone()),
+                template_id: Some(template_id),
+                template_name: Some(template_name),
                 name: r.name,
                 description: r.description,
                 merge_parameters: r.merge_parameters,
@@ -315,7 +326,7 @@ impl Inkit {
         let now = self.now();
         let entry = HistoryEntry {
             seq: self.seq(),
-            id: self.ids.next(IdKind::Test),
+            id: self.ids.next(IdKind::Test).into(),
             document_id: None,
             kind: EntryKind::Test,
             route: caller.route.clone(),
@@ -356,7 +367,7 @@ impl Inkit {
                 Some(first) => {
                     let first = first.clone();
                     for e in &mut entries {
-                        e.duplicate_of = Some(first.clone());
+                        e.duplicate_of = Some(first.to_string());
                     }
                 }
                 None => {
@@ -378,7 +389,7 @@ impl Inkit {
                 data.insert_entry(e);
             }
             if let Some(b) = new_batch {
-                data.batches.upsert(b.id.clone(), b);
+                data.batches.upsert(b.id.as_str().into(), b);
             }
         };
         if let Err(e) = self.persist(records, apply).await {
@@ -448,13 +459,13 @@ impl Inkit {
     /// Folder ids in use: the default folder and every `inkit_storage.folder_id` given.
     pub fn folder_ids(&self) -> Vec<String> {
         let data = self.read();
-        let mut ids = vec![self.default_folder.clone()];
+        let mut ids: Vec<&Arc<str>> = vec![&self.default_folder];
         for e in &data.entries.items {
-            if !ids.contains(&e.folder_id) {
-                ids.push(e.folder_id.clone());
+            if !ids.contains(&&e.folder_id) {
+                ids.push(&e.folder_id);
             }
         }
-        ids
+        ids.into_iter().map(|id| id.to_string()).collect()
     }
 
     /// Forgets all History entries and batches (templates stay): the admin reset.
@@ -472,7 +483,7 @@ impl Inkit {
             || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect(),
             move |data| {
                 for t in kept {
-                    data.templates.upsert(t.id.clone(), t);
+                    data.templates.upsert(t.id.as_str().into(), t);
                 }
             },
         )

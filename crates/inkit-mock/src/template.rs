@@ -32,6 +32,9 @@ pub struct Template {
     pub from_file: bool,
     #[serde(skip)]
     parsed: Option<Arc<MergeTemplate>>,
+    /// The id and name once more, shared by every History entry made from this template.
+    #[serde(skip)]
+    shared: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl Template {
@@ -49,6 +52,7 @@ impl Template {
             created_by,
             from_file: false,
             parsed: None,
+            shared: None,
         };
         t.prepare();
         t
@@ -57,6 +61,15 @@ impl Template {
     /// Parses the merge fields; called on creation and after loading from storage.
     pub fn prepare(&mut self) {
         self.parsed = Some(Arc::new(MergeTemplate::parse(&self.html)));
+        self.shared = Some((self.id.as_str().into(), self.name.as_str().into()));
+    }
+
+    /// The id and name as History entries keep them: shared, not copied for every entry.
+    pub fn shared_id_and_name(&self) -> (Arc<str>, Arc<str>) {
+        match &self.shared {
+            Some((id, name)) => (id.clone(), name.clone()),
+            None => (self.id.as_str().into(), self.name.as_str().into()),
+        }
     }
 
     pub fn merge_template(&self) -> Arc<MergeTemplate> {

@@ -5,10 +5,12 @@ mod admin;
 mod batches;
 pub(crate) mod caller;
 mod documents;
+pub(crate) mod fast;
 mod folders;
 mod renders;
 mod templates;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
@@ -73,15 +75,19 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
 }
 
 /// The route a request is for, as the journal, counts and fault plans name it: without `/v1`, with ids
-/// as `{id}`, e.g. `GET /render/{id}/pdf`.
-pub fn route_key(method: &Method, path: &str) -> String {
+/// as `{id}`, e.g. `GET /render/{id}/pdf`. A route without an id is one of `API_ROUTES`, borrowed rather
+/// than built: every request needs its route.
+pub fn route_key(method: &Method, path: &str) -> Cow<'static, str> {
     let path = path.strip_prefix("/v1").filter(|p| p.is_empty() || p.starts_with('/')).unwrap_or(path);
+    if let Some(known) = API_ROUTES.iter().find(|r| r.split_once(' ') == Some((method.as_str(), path))) {
+        return Cow::Borrowed(known);
+    }
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let id_at = if segments.first() == Some(&"__admin") { 2 } else { 1 };
     if segments.len() > id_at && !(id_at == 2 && segments[1] != "history" && segments[1] != "templates") {
         segments[id_at] = "{id}";
     }
-    format!("{method} /{}", segments.join("/"))
+    Cow::Owned(format!("{method} /{}", segments.join("/")))
 }
 
 #[cfg(test)]
@@ -113,5 +119,7 @@ mod tests {
         assert_eq!(route_key(&Method::GET, "/__admin/history/rend_1/html"), "GET /__admin/history/{id}/html");
         assert_eq!(route_key(&Method::GET, "/__admin/requests"), "GET /__admin/requests");
         assert_eq!(route_key(&Method::GET, "/v1x"), "GET /v1x");
+        assert_eq!(route_key(&Method::POST, "//generate/"), "POST /generate");
+        assert!(matches!(route_key(&Method::POST, "/v1/generate"), Cow::Borrowed(_)));
     }
 }

@@ -1,10 +1,16 @@
 //! Group commit: requests hand their records to one writer thread, which stores everything that has
 //! arrived in one transaction and then answers each request. Under load one commit serves dozens of
 //! requests, so durability costs little per request; alone, a request waits for one small commit.
+//!
+//! Answering a request means waking its task on its server thread. Woken one by one from the writer's
+//! thread, each request costs a cross-thread wake-up; so a server thread can run a courier
+//! (`deliver_acks_on_this_thread`), and then the writer hands it all of that thread's answers of a
+//! commit in one message, and the courier wakes the requests from their own thread.
 
+use std::cell::RefCell;
 use std::sync::mpsc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use super::{Backend, Record, StoreError};
 
@@ -18,14 +24,45 @@ const LINGER_UNDER_LOAD: std::time::Duration = std::time::Duration::from_micros(
 
 type Done = oneshot::Sender<Result<(), StoreError>>;
 
+/// The answers of one commit for the requests of one server thread.
+type Acks = Vec<(Done, Result<(), StoreError>)>;
+
+/// Where the answers for one server thread's requests go.
+type Courier = async_mpsc::UnboundedSender<Acks>;
+
+thread_local! {
+    /// This thread's courier, if its runtime runs one.
+    static COURIER: RefCell<Option<Courier>> = const { RefCell::new(None) };
+}
+
+/// Makes the writer answer this thread's requests in one batch per commit, delivered by the task this
+/// returns. Spawn it on this thread's current-thread runtime, which must serve this thread's requests.
+pub fn deliver_acks_on_this_thread() -> impl Future<Output = ()> + Send + 'static {
+    let (courier, mut acks) = async_mpsc::unbounded_channel::<Acks>();
+    COURIER.with(|c| *c.borrow_mut() = Some(courier));
+    async move {
+        while let Some(batch) = acks.recv().await {
+            for (done, result) in batch {
+                let _ = done.send(result);
+            }
+        }
+    }
+}
+
 /// What to do once a job's records are committed: make them visible in memory. It runs on the writer
 /// thread, so it happens even when the request that asked has gone away (a client that hung up must not
 /// leave an entry in the file but missing from the live History).
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
 enum Job {
-    Write(Vec<Record>, AfterCommit, Done),
+    Write(Vec<Record>, AfterCommit, Answer),
     Clear(Done),
+}
+
+/// How to answer a write: through the courier of the thread that asked, or directly.
+struct Answer {
+    done: Done,
+    courier: Option<Courier>,
 }
 
 /// The handle requests use to store records.
@@ -62,7 +99,8 @@ impl Writer {
             after();
             return Ok(());
         }
-        self.send(|done| Job::Write(records, after, done)).await
+        let courier = COURIER.with(|c| c.borrow().clone());
+        self.send(|done| Job::Write(records, after, Answer { done, courier })).await
     }
 
     pub async fn clear(&self) -> Result<(), StoreError> {
@@ -79,7 +117,7 @@ impl Writer {
 
 fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
     let mut records = Vec::new();
-    let mut waiting: Vec<(AfterCommit, Done)> = Vec::new();
+    let mut waiting: Vec<(AfterCommit, Answer)> = Vec::new();
     let mut busy = false;
     while let Ok(first) = rx.recv() {
         if busy {
@@ -88,9 +126,9 @@ fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Write(mut batch, after, done) => {
+                Job::Write(mut batch, after, answer) => {
                     records.append(&mut batch);
-                    waiting.push((after, done));
+                    waiting.push((after, answer));
                     if waiting.len() < MAX_JOBS_PER_COMMIT {
                         next = rx.try_recv().ok();
                     }
@@ -108,7 +146,7 @@ fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(backend: &mut dyn Backend, records: &mut Vec<Record>, waiting: &mut Vec<(AfterCommit, Done)>) {
+fn commit(backend: &mut dyn Backend, records: &mut Vec<Record>, waiting: &mut Vec<(AfterCommit, Answer)>) {
     if waiting.is_empty() {
         return;
     }
@@ -116,11 +154,29 @@ fn commit(backend: &mut dyn Backend, records: &mut Vec<Record>, waiting: &mut Ve
     if let Err(e) = &result {
         tracing::error!(error = %e, records = records.len(), "History commit failed; the requests get 500");
     }
-    for (after, done) in waiting.drain(..) {
+    // Each change is applied before its request is answered, so an answered request's entry is visible.
+    let mut by_courier: Vec<(Courier, Acks)> = Vec::new();
+    for (after, answer) in waiting.drain(..) {
         if result.is_ok() {
             after();
         }
-        let _ = done.send(result.clone());
+        match answer.courier {
+            None => {
+                let _ = answer.done.send(result.clone());
+            }
+            Some(courier) => match by_courier.iter_mut().find(|(c, _)| c.same_channel(&courier)) {
+                Some((_, acks)) => acks.push((answer.done, result.clone())),
+                None => by_courier.push((courier, vec![(answer.done, result.clone())])),
+            },
+        }
+    }
+    for (courier, acks) in by_courier {
+        // A courier whose runtime has ended has no requests left to answer; answer directly all the same.
+        if let Err(returned) = courier.send(acks) {
+            for (done, result) in returned.0 {
+                let _ = done.send(result);
+            }
+        }
     }
     records.clear();
 }
@@ -213,5 +269,74 @@ mod tests {
             .await;
         assert!(matches!(result, Err(StoreError::Write(ref m)) if m == "disk full"), "{result:?}");
         assert_eq!(applied.load(Ordering::SeqCst), 0);
+    }
+
+    /// Runs `f` on a current-thread runtime that runs a courier, as a server thread does.
+    fn on_a_server_thread(f: impl Future<Output = ()>) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            tokio::spawn(deliver_acks_on_this_thread());
+            f.await;
+        });
+    }
+
+    /// Starts `n` writes at once on this thread and returns their results.
+    async fn write_many(writer: Writer, n: usize, applied: &Arc<AtomicUsize>) -> Vec<Result<(), StoreError>> {
+        let writer = Arc::new(writer);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (writer, seen) = (writer.clone(), applied.clone());
+            let record = Record { kind: RecordKind::Entry, id: format!("rend_{i}").into(), body: "{}".into() };
+            tasks.spawn(async move {
+                let after: AfterCommit = Box::new(move || {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                });
+                writer.write(vec![record], after).await
+            });
+        }
+        tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await.expect("every write is answered")
+    }
+
+    #[test]
+    fn a_courier_delivers_every_answer_of_a_commit_after_its_change_is_applied() {
+        on_a_server_thread(async {
+            // arrange: a slow backend, so that many writes share each commit
+            let written = Arc::new(AtomicUsize::new(0));
+            let writer = Writer::start(Box::new(SlowBackend { written: written.clone() }));
+            let applied = Arc::new(AtomicUsize::new(0));
+
+            // act
+            let results = write_many(writer, 20, &applied).await;
+
+            // assert
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            assert_eq!(written.load(Ordering::SeqCst), 20);
+            assert_eq!(applied.load(Ordering::SeqCst), 20);
+        });
+    }
+
+    #[test]
+    fn a_courier_delivers_a_failed_commit_as_an_error_and_nothing_is_applied() {
+        struct Failing;
+        impl Backend for Failing {
+            fn is_durable(&self) -> bool {
+                true
+            }
+            fn load(&mut self) -> Result<Snapshot, StoreError> {
+                Ok(Snapshot::default())
+            }
+            fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
+                Err(StoreError::Write("disk full".into()))
+            }
+            fn clear(&mut self) -> Result<(), StoreError> {
+                Ok(())
+            }
+        }
+        on_a_server_thread(async {
+            let applied = Arc::new(AtomicUsize::new(0));
+            let results = write_many(Writer::start(Box::new(Failing)), 5, &applied).await;
+            assert!(results.iter().all(|r| matches!(r, Err(StoreError::Write(m)) if m == "disk full")), "{results:?}");
+            assert_eq!(applied.load(Ordering::SeqCst), 0);
+        });
     }
 }
