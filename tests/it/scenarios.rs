@@ -316,3 +316,28 @@ fn check_attributes(mut attrs: &str) -> Result<(), String> {
         attrs = &value[end + 1..];
     }
 }
+
+#[tokio::test]
+async fn json_output_is_one_document_with_each_expectation_and_the_totals() {
+    // arrange: a passing scenario and a failing one
+    let failing = PASSING.replace(
+        "history = { count = 1, merge_parameters = { Name = \"Ada\" } }",
+        "history = { count = 1, merge_parameters = { Name = \"Grace\" } }",
+    );
+    let dir = scenario_dir(&[("passing.toml", PASSING), ("failing.toml", &failing)]);
+
+    // act
+    let (code, stdout, stderr) =
+        tapink_run(&["--json", path(&dir.path().join("passing.toml")), path(&dir.path().join("failing.toml"))]).await;
+
+    // assert
+    assert_eq!(code, 1, "a failure still exits 1; stderr:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["totals"]["scenarios"], 2);
+    assert_eq!(report["totals"]["checks_failed"], 1);
+    let checks = &report["scenarios"][1]["checks"];
+    assert_eq!(checks[0]["passed"], false, "{report}");
+    assert_eq!(checks[0]["expected"]["merge_parameters"]["Name"], "Grace");
+    assert_eq!(checks[0]["actual"]["merge_parameters"]["Name"], "Ada");
+}

@@ -1,6 +1,6 @@
 //! A scenario run's outcome written out: as text for a person (each expectation with what was expected and
 //! what happened, a diff when they differ) and as JUnit XML for CI (one testsuite per scenario, one testcase
-//! per expectation), the XML written by hand with its escaping.
+//! per expectation), the XML written by hand with its escaping, and as JSON for scripts.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -52,6 +52,34 @@ pub fn totals(all: &[Ran]) -> Totals {
         }
     }
     t
+}
+
+/// Every scenario as JSON for scripts: `{"passed", "totals", "scenarios": [{"name", "origin", "passed",
+/// "elapsed_ms", "error"?, "checks": [{"name", "location", "passed", "expected", "actual", "diff"}]}]}`.
+pub fn json(all: &[Ran]) -> Value {
+    let t = totals(all);
+    let scenarios: Vec<Value> = all
+        .iter()
+        .map(|ran| match ran {
+            Ran::Outcome(o) => serde_json::json!({
+                "name": o.name, "origin": o.origin, "passed": o.passed(),
+                "elapsed_ms": o.elapsed.as_secs_f64() * 1000.0,
+                "checks": o.checks.iter().map(|c| serde_json::json!({
+                    "name": c.name, "location": c.location, "passed": c.passed,
+                    "expected": c.expected, "actual": c.actual, "diff": c.diff,
+                })).collect::<Vec<_>>(),
+            }),
+            Ran::Error { name, origin, message } => {
+                serde_json::json!({"name": name, "origin": origin, "passed": false, "error": message, "checks": []})
+            }
+        })
+        .collect();
+    serde_json::json!({
+        "passed": t.scenarios_failed == 0,
+        "totals": {"scenarios": t.scenarios, "scenarios_failed": t.scenarios_failed, "errors": t.errors,
+                   "checks": t.checks, "checks_failed": t.checks_failed},
+        "scenarios": scenarios,
+    })
 }
 
 /// `12 scenarios: 11 passed, 1 failed (0 could not run); 80 expectations: 79 passed, 1 failed`

@@ -15,6 +15,7 @@ use pipeline::scenario::report::{self, Ran};
   tapink run fixtures/scenarios/send-now.toml      one scenario file
   tapink run fixtures/scenarios/seed-walkthrough   a folder scenario (its scenario.toml and the files it names)
   tapink run fixtures/scenarios --junit report.xml JUnit XML for CI as well
+  tapink run fixtures/scenarios --json             one JSON document with every expectation, for scripts
 
 A path is a scenario file (.toml), a folder holding scenario.toml, or a folder of those. The format is in
 docs/scenarios.md. The exit status is 0 when every expectation passed, 1 when any failed or a scenario could
@@ -27,8 +28,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Print only failures and the summary.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     quiet: bool,
+    /// Print the results as one JSON document on stdout instead of text (see docs/scenarios.md).
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -37,6 +41,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for path in &args.paths {
         for ran in pipeline::scenario::run_path(path).await {
             match &ran {
+                _ if args.json => {}
                 Ran::Outcome(outcome) => print!("{}", report::text(outcome, args.quiet)),
                 Ran::Error { name, origin, message } => print!("{}", report::error_text(name, origin, message)),
             }
@@ -44,8 +49,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let totals = report::totals(&all);
-    println!();
-    println!("{} in {:.2} s", report::summary(&totals), started.elapsed().as_secs_f64());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report::json(&all))?);
+    } else {
+        println!();
+        println!("{} in {:.2} s", report::summary(&totals), started.elapsed().as_secs_f64());
+    }
     if let Some(file) = &args.junit {
         std::fs::write(file, report::junit(&all))
             .with_context(|| format!("cannot write the JUnit report to {}", file.display()))?;
