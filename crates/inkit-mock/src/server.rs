@@ -231,22 +231,24 @@ impl RequestHandler {
             }
         }
 
-        if self.inkit.config.fast_generate && fast::serves(&parts.method, parts.uri.path()) {
+        let response = if self.inkit.config.fast_generate && fast::serves(&parts.method, parts.uri.path()) {
             // Its answers are always JSON-typed: `as_json_api` would have nothing to do.
-            return Ok(fast::create(&self.inkit, parts, body).await);
-        }
-        let method = parts.method.clone();
-        let path = parts.uri.path().to_owned();
-        let request = Request::from_parts(parts, Body::from(body));
-        let response = match self.router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+            fast::create(&self.inkit, parts, body).await
+        } else {
+            let method = parts.method.clone();
+            let path = parts.uri.path().to_owned();
+            let request = Request::from_parts(parts, Body::from(body));
+            let response = match self.router.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            as_json_api(response, method.as_str(), &path).await
         };
         if !answer_delay.is_zero() {
             // A `slow_answer` fault: what the request changed is stored; only the answer waits.
             tokio::time::sleep(answer_delay).await;
         }
-        Ok(as_json_api(response, method.as_str(), &path).await)
+        Ok(response)
     }
 
     /// Request headers for the journal, with the API token replaced by its name: secrets stay out of logs.
