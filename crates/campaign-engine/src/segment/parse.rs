@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::field_error::FieldError;
+use crate::field_error::{FieldError, kind};
 use crate::query::day::parse_day;
 use crate::query::parse as cql;
 
@@ -16,10 +16,7 @@ const MEASURE_KEYS: [&str; 3] = ["count", "sum", "average"];
 /// CleverTap's wording of the option, as a key.
 pub(super) const INCLUDE_NON_DOERS: &str = "include_users_who_did_not_do_the_event";
 
-/// `key` under `path` (`all[1]` + `did` = `all[1].did`; at the top, `key` alone).
-pub(super) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
-}
+pub(super) use crate::field_error::join;
 
 /// The path of a node for its own errors; the top-level node is `segment`.
 fn here(path: &str) -> &str {
@@ -278,16 +275,4 @@ fn measure(value: &Value, path: &str, key: &str) -> Result<Measure, FieldError> 
         }
     };
     Ok(Measure { aggregate, comparison, value: number, include_non_doers })
-}
-
-/// A JSON value's kind, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
