@@ -3,6 +3,10 @@
 //! History), as in `tapink up`. Counts from the first submit to the last delivery settled.
 //!
 //! Run: `cargo run --release -p tapink --example dispatch_bench -- [USERS] [--in-memory]`
+//!
+//! Besides deliveries/s it prints the process's CPU time per delivery (user + system, from `/proc`), split
+//! by thread: the dispatcher's (tokio workers and main), inkit-mock's server threads, and the SQLite writer
+//! threads. CPU time moves far less than throughput when other work shares the machine.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
+    let cpu_before = ProcessCpu::read();
     let started = Instant::now();
     for chunk in deliveries.chunks(10_000) {
         dispatcher.submit(chunk.to_vec())?;
@@ -89,6 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.dead_letters += step.dead_letters;
     }
     let elapsed = started.elapsed();
+    let cpu = ProcessCpu::read().since(&cpu_before);
     let stored = inkit.entry_count();
     println!(
         "{users} deliveries ({}): submitted in {:.2} s, all settled in {:.2} s => {:.0} deliveries/s; delivered {}, dead letters {}, History entries {}",
@@ -100,6 +106,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.dead_letters,
         stored
     );
+    let per = |seconds: f64| seconds * 1e6 / users as f64;
+    let threads: Vec<String> =
+        cpu.by_thread.iter().map(|(group, seconds)| format!("{group} {:.1}", per(*seconds))).collect();
+    println!("CPU per delivery: {:.1} µs (by thread, µs: {})", per(cpu.total), threads.join(", "));
     let peak = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
         s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
     });
@@ -107,4 +117,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = stop.send(());
     let _ = server.await;
     Ok(())
+}
+
+/// CPU time (user + system, seconds) of the whole process and of its live threads grouped by name, read
+/// from `/proc` (clock ticks, 10 ms each: a run of many seconds makes that negligible).
+struct ProcessCpu {
+    total: f64,
+    by_thread: Vec<(&'static str, f64)>,
+}
+
+impl ProcessCpu {
+    /// Thread names as the parts of the run: tokio's workers and the main thread run the dispatcher.
+    const GROUPS: [(&'static str, &'static str); 4] = [
+        ("inkit-mock-", "inkit-mock server"),
+        ("inkit-history", "History writer"),
+        ("outbox", "outbox writer"),
+        ("", "dispatcher"),
+    ];
+
+    fn read() -> Self {
+        let total = std::fs::read_to_string("/proc/self/stat").map(|s| ticks(&s)).unwrap_or(0.0);
+        let mut by_thread: Vec<(&'static str, f64)> = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+            let path = task.path();
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
+            let group = Self::GROUPS.iter().find(|(prefix, _)| name.starts_with(prefix)).map_or("other", |g| g.1);
+            match by_thread.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, seconds)) => *seconds += ticks(&stat),
+                None => by_thread.push((group, ticks(&stat))),
+            }
+        }
+        by_thread.sort_by_key(|(group, _)| Self::GROUPS.iter().position(|g| g.1 == *group));
+        Self { total, by_thread }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        let earlier = |group: &str| before.by_thread.iter().find(|(g, _)| *g == group).map_or(0.0, |g| g.1);
+        Self {
+            total: self.total - before.total,
+            by_thread: self.by_thread.iter().map(|(group, seconds)| (*group, seconds - earlier(group))).collect(),
+        }
+    }
+}
+
+/// utime + stime of a `/proc/.../stat` line, in seconds (Linux reports them in USER_HZ, 100 a second). The fields after the command name (which may
+/// hold spaces, so it is skipped up to its closing parenthesis) are state, ppid, ... with utime and stime
+/// the 12th and 13th.
+fn ticks(stat: &str) -> f64 {
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (field(11) + field(12)) / 100.0
 }
