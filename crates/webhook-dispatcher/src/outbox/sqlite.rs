@@ -56,7 +56,33 @@ struct Inner {
     /// Settled entries not written yet: written together, in one transaction, when there are
     /// `UNWRITTEN_LIMIT` of them and before anything reads the file.
     unwritten: Vec<OutboxEntry>,
+    /// Where reading pending deliveries starts (see [`Resume`]).
+    resume: Resume,
     tally: Tally,
+}
+
+/// A `(due_at ms, id)` at or below that of every pending delivery that is not taken, so [`Inner::scan_due`]
+/// starts there instead of at the first pending row. Taken deliveries stay pending in the file until they
+/// are settled, and the dispatcher takes a whole queue in batches before the first answers come back:
+/// reading from the first row each time would pass over every delivery in flight again, batch after batch.
+///
+/// Everything that makes a delivery pending and not taken (enqueue, a settle or release back to pending,
+/// replay) lowers it to that delivery's key; `take_due` raises it past what it has read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Resume {
+    due_at: i64,
+    id: String,
+}
+
+impl Resume {
+    /// Before every row.
+    const START: Resume = Resume { due_at: i64::MIN, id: String::new() };
+
+    fn lower_to(&mut self, due_at: i64, id: &str) {
+        if (due_at, id) < (self.due_at, self.id.as_str()) {
+            *self = Resume { due_at, id: id.to_owned() };
+        }
+    }
 }
 
 /// Most settles kept before they are written together.
@@ -71,7 +97,8 @@ impl SqliteOutbox {
         };
         let conn = sqlite_file::open(path, SCHEMA, SCHEMA_VERSION).map_err(open_err)?;
         let tally = load_tally(&conn).map_err(open_err)?;
-        Ok(Self { inner: Mutex::new(Inner { conn, taken: HashMap::default(), unwritten: Vec::new(), tally }) })
+        let inner = Inner { conn, taken: HashMap::default(), unwritten: Vec::new(), resume: Resume::START, tally };
+        Ok(Self { inner: Mutex::new(inner) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -186,6 +213,9 @@ impl Inner {
         let previous = std::mem::replace(&mut entry.state, next);
         entry.attempts.extend(attempt);
         self.taken.remove(&entry.delivery.id);
+        if let DeliveryState::Pending { due_at } = entry.state {
+            self.resume.lower_to(millis(due_at), &entry.delivery.id);
+        }
         self.tally.change(&previous, &entry.state);
         self.unwritten.push(entry);
         if self.unwritten.len() >= UNWRITTEN_LIMIT {
@@ -195,30 +225,41 @@ impl Inner {
     }
 
     /// Calls `each` with the row (`id, due_at, entry`) and id of every pending delivery that is not taken and
-    /// is due at or before `now` (at any time if `None`), oldest due first, until it returns false.
+    /// is due at or before `now` (at any time if `None`), oldest due first, until it returns false. Then
+    /// raises `resume` past what it read: to the row where `each` stopped, or past `now` if it read them all.
     fn scan_due(
-        &self,
+        &mut self,
         now: Option<Timestamp>,
-        mut each: impl FnMut(&rusqlite::Row<'_>, String) -> Result<bool, OutboxError>,
+        mut each: impl FnMut(&rusqlite::Row<'_>, &str) -> Result<bool, OutboxError>,
     ) -> Result<(), OutboxError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, due_at, entry FROM deliveries WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id",
+                "SELECT id, due_at, entry FROM deliveries
+                 WHERE state = 'pending' AND (due_at, id) >= (?1, ?2) AND due_at <= ?3 ORDER BY due_at, id",
             )
             .map_err(read_err)?;
-        let mut rows = stmt.query([now.map_or(i64::MAX, millis)]).map_err(read_err)?;
+        let now_ms = now.map_or(i64::MAX, millis);
+        let mut rows = stmt.query(params![self.resume.due_at, self.resume.id, now_ms]).map_err(read_err)?;
+        let mut stopped_at = None;
         while let Some(row) = rows.next().map_err(read_err)? {
             let id: String = row.get(0).map_err(read_err)?;
             // Taken rows are passed over by id, before their entry is read: there are at most as many as
-            // the dispatcher has in flight.
+            // the dispatcher has in flight, and `resume` keeps most of them out of the scan.
             if self.taken.contains_key(&id) {
                 continue;
             }
-            if !each(row, id)? {
+            if !each(row, &id)? {
+                stopped_at = Some(Resume { due_at: row.get(1).map_err(read_err)?, id });
                 break;
             }
         }
+        // Every row before `stopped_at` is taken; every row due by `now` is, if the scan ran to the end.
+        self.resume = match (stopped_at, now_ms.checked_add(1)) {
+            (Some(row), _) => row,
+            (None, Some(after)) => Resume { due_at: after, id: String::new() },
+            (None, None) => self.resume.clone(),
+        };
         Ok(())
     }
 }
@@ -226,6 +267,7 @@ impl Inner {
 impl Outbox for SqliteOutbox {
     fn enqueue(&self, deliveries: Vec<Delivery>, due_at: Timestamp) -> Result<usize, OutboxError> {
         let due_at = whole_millis(due_at);
+        let first_id = deliveries.iter().map(|d| &d.id).min().cloned();
         let mut inner = self.lock();
         let tx = inner.conn.transaction().map_err(write_err)?;
         let mut new = 0;
@@ -246,6 +288,9 @@ impl Outbox for SqliteOutbox {
         }
         tx.commit().map_err(write_err)?;
         inner.tally.pending += new;
+        if let Some(first) = first_id {
+            inner.resume.lower_to(millis(due_at), &first);
+        }
         Ok(new)
     }
 
@@ -257,12 +302,13 @@ impl Outbox for SqliteOutbox {
         inner.write_unwritten()?;
         let mut out = Vec::new();
         let mut corrupt = None;
+        let resume = inner.resume.clone();
         inner.scan_due(Some(now), |row, id| {
             let json: String = row.get(2).map_err(read_err)?;
-            match decode(&id, &json) {
+            match decode(id, &json) {
                 Ok(entry) => out.push(entry),
                 Err(e) => {
-                    corrupt = Some((id, e));
+                    corrupt = Some((id.to_owned(), e));
                     return Ok(false);
                 }
             }
@@ -273,6 +319,7 @@ impl Outbox for SqliteOutbox {
         // before it are handed back to the queue, so the next call carries on past it.
         if let Some((id, e)) = corrupt {
             inner.taken.insert(id, None);
+            inner.resume = resume;
             return Err(e);
         }
         inner.taken.extend(out.iter().map(|entry| (entry.delivery.id.clone(), Some(entry.clone()))));
@@ -292,10 +339,16 @@ impl Outbox for SqliteOutbox {
     }
 
     fn release(&self, ids: &[String]) -> Result<(), OutboxError> {
-        // Leases are never written, so giving them back is only forgetting them.
+        // Leases are never written, so giving them back is only forgetting them (and reading from them on).
         let mut inner = self.lock();
         for id in ids {
-            inner.taken.remove(id);
+            match inner.taken.remove(id) {
+                Some(Some(OutboxEntry { state: DeliveryState::Pending { due_at }, .. })) => {
+                    inner.resume.lower_to(millis(due_at), id);
+                }
+                Some(_) => inner.resume = Resume::START,
+                None => {}
+            }
         }
         Ok(())
     }
