@@ -267,7 +267,7 @@ async fn wrong_methods_are_405_and_unknown_routes_404() {
         (Method::PUT, "/1/profiles.json", 405, "Method PUT is not allowed on /1/profiles.json; use GET or POST"),
         (Method::DELETE, "/1/profile.json", 405, "Method DELETE is not allowed on /1/profile.json; use GET"),
         (Method::GET, "/1/delete/profiles.json", 405, "Method GET is not allowed on /1/delete/profiles.json; use POST"),
-        (Method::GET, "/1/targets/list.json", 404, "No such API: GET /1/targets/list.json"),
+        (Method::GET, "/1/targets/list.json", 405, "Method GET is not allowed on /1/targets/list.json; use POST"),
         (Method::POST, "/1/uploads", 404, "No such API: POST /1/uploads"),
         (Method::GET, "/", 404, "No such API: GET /"),
     ];
