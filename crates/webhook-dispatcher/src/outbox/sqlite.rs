@@ -163,6 +163,7 @@ impl SqliteOutbox {
         let open_err = |message: String| {
             OutboxError::Storage(format!("cannot open the outbox database {}: {message}", path.display()))
         };
+        create_with_large_pages(path).map_err(open_err)?;
         convert_layout_1(path).map_err(open_err)?;
         let conn = sqlite_file::open(path, SCHEMA, SCHEMA_VERSION).map_err(open_err)?;
         let tally = load_tally(&conn).map_err(open_err)?;
@@ -615,6 +616,23 @@ impl Outbox for SqliteOutbox {
     }
 }
 
+/// SQLite's page size for a new outbox: 16 KiB rather than the default 4 KiB. The outbox writes mostly in
+/// sequence (new deliveries, their attempts, settles in the order deliveries were taken), and every page
+/// is written twice (to the WAL, then by the checkpoint), so fewer, larger pages mean fewer writes for
+/// the same bytes. A file keeps the page size it was created with.
+const PAGE_SIZE: u32 = 16 * 1024;
+
+/// Creates the file, if there is none, with [`PAGE_SIZE`] pages (which must be set before anything is
+/// written; switching to WAL writes the header).
+fn create_with_large_pages(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open(path).map_err(|e| e.to_string())?;
+    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL;"))
+        .map_err(|e| e.to_string())
+}
+
 /// Converts a file of the first layout (one row per delivery holding the whole entry as JSON) to this
 /// one, in one transaction; any other file is left alone. A row whose entry cannot be read keeps its raw
 /// text as its delivery, so it is reported when read, as it was.
@@ -898,6 +916,23 @@ mod tests {
         drop(outbox);
         let reopened = SqliteOutbox::open(&path).unwrap();
         assert_eq!(reopened.get("sent").unwrap().as_ref(), Some(&entries[2]), "opened again as it is");
+    }
+
+    #[test]
+    fn a_new_file_has_large_pages_and_an_existing_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |outbox: &SqliteOutbox| -> u32 {
+            outbox.lock().conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+        };
+        let new = SqliteOutbox::open(dir.path().join("new.sqlite3")).unwrap();
+        assert_eq!(page_size(&new), PAGE_SIZE);
+
+        let path = dir.path().join("old.sqlite3");
+        drop(sqlite_file::open(&path, SCHEMA, SCHEMA_VERSION).unwrap());
+        let old = SqliteOutbox::open(&path).unwrap();
+        assert_eq!(page_size(&old), 4096);
+        old.enqueue(vec![delivery("a", "mail")], t(0)).unwrap();
+        assert_eq!(old.take_due(t(0), 10).unwrap().len(), 1);
     }
 
     #[test]
