@@ -880,3 +880,36 @@ async fn a_broadcast_campaign_sends_its_users_in_batches_of_one_hundred() {
     assert_eq!(emails.len(), 250, "every user once");
     assert_eq!(sink.all().len(), 250);
 }
+
+/// A sink that panics when told about one delivery.
+struct PanickingSink {
+    on: &'static str,
+}
+
+impl OutcomeSink for PanickingSink {
+    fn settled(&self, delivery: &Delivery, _: &DeliveryState, _: u32) {
+        assert_ne!(delivery.id, self.on, "the sink fails on {}", self.on);
+    }
+}
+
+#[tokio::test]
+async fn a_step_ends_even_when_an_attempt_panics() {
+    // arrange: a sink that panics on one delivery of three
+    let mock = MockServer::start_with(MockConfig::default()).await;
+    let template_id = create_template(&mock.client(), "Seed letter", SEED_TEMPLATE_HTML).await;
+    let clock = manual_clock();
+    let sink = Arc::new(PanickingSink { on: "b" });
+    let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
+    let dispatcher = Arc::new(Dispatcher::new(DispatcherConfig::default(), clock.clone(), outbox, sink));
+    dispatcher.add_webhook(WebhookSettings::new(inkit_webhook(&generate_url(&mock.url)))).expect("webhook added");
+    dispatcher.add_campaign(seed_campaign(&template_id)).expect("seed campaign compiles");
+    dispatcher.submit(["a", "b", "c"].map(|id| delivery(id, ada())).to_vec()).expect("submitted");
+
+    // act
+    let report = tokio::time::timeout(Duration::from_secs(10), dispatcher.run_due()).await;
+
+    // assert: the step ends; the other two are reported, and all three were delivered and settled
+    let report = report.expect("the step ends").expect("step runs");
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(dispatcher.outbox().counts().delivered, 3);
+}

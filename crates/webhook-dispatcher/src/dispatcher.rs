@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -22,7 +23,6 @@ use bytes::Bytes;
 use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinSet;
 
 use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
 use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
@@ -415,7 +415,7 @@ impl Dispatcher {
     /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
     pub async fn run_due(self: &Arc<Self>) -> Result<StepReport, DispatchError> {
         let mut report = StepReport::default();
-        let mut attempts = JoinSet::new();
+        let attempts = Arc::new(StepAttempts::default());
         loop {
             let due = self.outbox.take_due(self.clock.now(), self.config.take_batch)?;
             if due.is_empty() {
@@ -427,12 +427,8 @@ impl Dispatcher {
                 }
             }
         }
-        while let Some(done) = attempts.join_next().await {
-            match done {
-                Ok(states) => states.iter().for_each(|state| report.count(state)),
-                Err(e) => tracing::error!(error = %e, "a delivery attempt panicked"),
-            }
-        }
+        attempts.all_done().await;
+        report.add_outcomes(&attempts.outcomes.lock().unwrap_or_else(|p| p.into_inner()));
         self.outbox.flush()?;
         Ok(report)
     }
@@ -656,7 +652,64 @@ impl Dispatcher {
     }
 }
 
+/// The attempts of one step still running, and the outcomes of those that ended. Each attempt counts
+/// itself out when it ends (also by panicking), and only the last one wakes the step: one wake-up per
+/// step rather than one per delivery, which the step's driver (often another thread) would pay for.
+#[derive(Default)]
+struct StepAttempts {
+    running: AtomicUsize,
+    outcomes: Mutex<StepReport>,
+    done: Notify,
+}
+
+impl StepAttempts {
+    fn spawn(self: &Arc<Self>, attempt: impl Future<Output = Vec<DeliveryState>> + Send + 'static) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let ended = AttemptEnded(self.clone());
+        tokio::spawn(async move {
+            let states = attempt.await;
+            let mut outcomes = ended.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+            states.iter().for_each(|state| outcomes.count(state));
+            drop(outcomes);
+            drop(ended);
+        });
+    }
+
+    /// Waits until every attempt spawned so far has ended.
+    async fn all_done(&self) {
+        loop {
+            let notified = self.done.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counts an attempt out of its step when dropped: when it ends, panics, or is dropped unrun.
+struct AttemptEnded(Arc<StepAttempts>);
+
+impl Drop for AttemptEnded {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("a delivery attempt panicked");
+        }
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.done.notify_one();
+        }
+    }
+}
+
 impl StepReport {
+    /// Adds the outcomes counted by the attempts (delivered, retrying, dead letters, not sent).
+    fn add_outcomes(&mut self, outcomes: &StepReport) {
+        self.delivered += outcomes.delivered;
+        self.retrying += outcomes.retrying;
+        self.dead_letters += outcomes.dead_letters;
+        self.not_sent += outcomes.not_sent;
+    }
+
     fn count(&mut self, state: &DeliveryState) {
         match state {
             DeliveryState::Delivered { .. } => self.delivered += 1,
