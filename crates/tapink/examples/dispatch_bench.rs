@@ -2,7 +2,11 @@
 //! inkit-mock over loopback, which records it in History; both keep their state in SQLite (the outbox and
 //! History), as in `tapink up`. Counts from the first submit to the last delivery settled.
 //!
-//! Run: `cargo run --release -p tapink --example dispatch_bench -- [USERS] [--in-memory]`
+//! Run: `cargo run --release -p tapink --example dispatch_bench -- [USERS] [--in-memory] [--real-time]`
+//!
+//! By default the dispatcher is driven step by step (`run_due` until nothing is due), as the simulated
+//! clock drives it; `--real-time` runs its real-time driver (`run`, as `tapink up` does) in the background
+//! instead and waits until the outbox counts every delivery settled.
 //!
 //! Besides deliveries/s it prints the process's CPU time per delivery (user + system, from `/proc`), split
 //! by thread: the dispatcher's (tokio workers and main), inkit-mock's server threads, and the SQLite writer
@@ -21,6 +25,7 @@ use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let in_memory = std::env::args().any(|a| a == "--in-memory");
+    let real_time = std::env::args().any(|a| a == "--real-time");
     let dir = tempfile::tempdir()?;
 
     // inkit-mock with the seed's template, History in SQLite (or memory).
@@ -88,17 +93,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let submitted = started.elapsed();
     let mut report = webhook_dispatcher::dispatcher::StepReport::default();
-    while dispatcher.next_due().is_some() {
-        let step = dispatcher.run_due().await?;
-        report.delivered += step.delivered;
-        report.dead_letters += step.dead_letters;
+    if real_time {
+        let (stop_driver, driver_stopped) = tokio::sync::oneshot::channel::<()>();
+        let driver = tokio::spawn(dispatcher.clone().run(async move {
+            let _ = driver_stopped.await;
+        }));
+        loop {
+            let counts = dispatcher.outbox().counts();
+            if counts.delivered + counts.dead_letter + counts.not_sent >= users {
+                (report.delivered, report.dead_letters) = (counts.delivered, counts.dead_letter);
+                // The driver writes the last settles within a second; write them now, as `run_due` does.
+                dispatcher.outbox().flush()?;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let _ = stop_driver.send(());
+        driver.await?;
+    } else {
+        while dispatcher.next_due().is_some() {
+            let step = dispatcher.run_due().await?;
+            report.delivered += step.delivered;
+            report.dead_letters += step.dead_letters;
+        }
     }
     let elapsed = started.elapsed();
     let cpu = ProcessCpu::read().since(&cpu_before);
     let stored = inkit.entry_count();
     println!(
         "{users} deliveries ({}): submitted in {:.2} s, all settled in {:.2} s => {:.0} deliveries/s; delivered {}, dead letters {}, History entries {}",
-        if in_memory { "memory outbox and History" } else { "SQLite outbox and History" },
+        match (in_memory, real_time) {
+            (true, false) => "memory outbox and History",
+            (false, false) => "SQLite outbox and History",
+            (true, true) => "memory outbox and History, real-time driver",
+            (false, true) => "SQLite outbox and History, real-time driver",
+        },
         submitted.as_secs_f64(),
         elapsed.as_secs_f64(),
         users as f64 / elapsed.as_secs_f64(),

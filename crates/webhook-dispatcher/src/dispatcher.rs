@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ use crate::payload::{Payload, PayloadOptions, Recipient};
 use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
 use crate::throttle::{Throttle, ThrottleState};
 use crate::webhook::{Auth, Content, Method, UrlRenderError, Webhook};
+
+/// The longest the real-time driver goes without looking at the outbox (and flushing its settles).
+const MAX_LOOK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What counts as delivered. CleverTap: HTTP 200 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -198,8 +201,12 @@ pub struct Dispatcher {
     sink: Arc<dyn OutcomeSink>,
     webhooks: RwLock<HashMap<String, Arc<WebhookRuntime>>>,
     campaigns: RwLock<HashMap<u64, Arc<Prepared>>>,
-    /// Rung when there may be new work sooner than the driver planned (a submit, a retry scheduled).
+    /// Rung when there may be new work sooner than the driver planned (a submit, a retry due before
+    /// `next_look`).
     wake: Notify,
+    /// When the real-time driver will next look at the outbox unless rung (ms since the epoch; `i64::MIN`
+    /// while it is busy, so that every retry rings): a retry due later needs no wake-up.
+    next_look: AtomicI64,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -225,6 +232,7 @@ impl Dispatcher {
             webhooks: RwLock::new(HashMap::new()),
             campaigns: RwLock::new(HashMap::new()),
             wake: Notify::new(),
+            next_look: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -435,20 +443,22 @@ impl Dispatcher {
 
     /// The real-time driver: sends deliveries as they fall due until `shutdown`; attempts in flight then
     /// finish on their own (their deliveries stay in the outbox until settled).
+    ///
+    /// It looks at the outbox when something is submitted, when a retry falls due before its next look, and
+    /// at least once a second, flushing settles each time (so a crash loses at most a second's, or the
+    /// outbox's batch of, settles: those deliveries are sent again). An attempt ending does not wake it: under
+    /// load that was one look, and one small commit, per delivery.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            self.next_look.store(i64::MIN, Ordering::SeqCst);
             let mut report = StepReport::default();
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
                     for group in self.group_into_requests(due) {
                         if let Some(task) = self.start(group, &mut report) {
-                            let me = self.clone();
-                            tokio::spawn(async move {
-                                task.await;
-                                me.wake.notify_one();
-                            });
+                            tokio::spawn(task);
                         }
                     }
                     if more {
@@ -460,11 +470,14 @@ impl Dispatcher {
             if let Err(e) = self.outbox.flush() {
                 tracing::error!(error = %e, "cannot write settled deliveries to the outbox");
             }
+            let now = self.clock.now();
             let wait = self
                 .next_due()
-                .map(|t| t.duration_since(self.clock.now()).unsigned_abs())
-                .unwrap_or(Duration::from_secs(1))
-                .min(Duration::from_secs(1));
+                .map(|t| t.duration_since(now).max(jiff::SignedDuration::ZERO).unsigned_abs())
+                .unwrap_or(MAX_LOOK_INTERVAL)
+                .min(MAX_LOOK_INTERVAL);
+            let look_at = now.as_millisecond().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            self.next_look.store(look_at, Ordering::SeqCst);
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
@@ -644,10 +657,13 @@ impl Dispatcher {
             tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot record a delivery's state");
             return;
         }
-        if state.is_final() {
-            self.sink.settled(&entry.delivery, &state, attempts);
-        } else {
-            self.wake.notify_one();
+        match state {
+            DeliveryState::Pending { due_at } => {
+                if due_at.as_millisecond() < self.next_look.load(Ordering::SeqCst) {
+                    self.wake.notify_one();
+                }
+            }
+            _ => self.sink.settled(&entry.delivery, &state, attempts),
         }
     }
 }
