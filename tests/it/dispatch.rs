@@ -16,6 +16,7 @@ use webhook_dispatcher::dispatcher::{
     CampaignContent, DispatchError, Dispatcher, DispatcherConfig, OutcomeSink, WebhookSettings,
 };
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, OutboxCounts, SqliteOutbox};
+use webhook_dispatcher::retry::{RetryPolicy, Schedule};
 use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
 
 /// The seed's campaign body: Liquid merge parameters for the Inkit template below.
@@ -879,4 +880,77 @@ async fn a_broadcast_campaign_sends_its_users_in_batches_of_one_hundred() {
         .collect();
     assert_eq!(emails.len(), 250, "every user once");
     assert_eq!(sink.all().len(), 250);
+}
+
+/// A sink that panics when told about one delivery.
+struct PanickingSink {
+    on: &'static str,
+}
+
+impl OutcomeSink for PanickingSink {
+    fn settled(&self, delivery: &Delivery, _: &DeliveryState, _: u32) {
+        assert_ne!(delivery.id, self.on, "the sink fails on {}", self.on);
+    }
+}
+
+#[tokio::test]
+async fn a_step_ends_even_when_an_attempt_panics() {
+    // arrange: a sink that panics on one delivery of three
+    let mock = MockServer::start_with(MockConfig::default()).await;
+    let template_id = create_template(&mock.client(), "Seed letter", SEED_TEMPLATE_HTML).await;
+    let clock = manual_clock();
+    let sink = Arc::new(PanickingSink { on: "b" });
+    let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
+    let dispatcher = Arc::new(Dispatcher::new(DispatcherConfig::default(), clock.clone(), outbox, sink));
+    dispatcher.add_webhook(WebhookSettings::new(inkit_webhook(&generate_url(&mock.url)))).expect("webhook added");
+    dispatcher.add_campaign(seed_campaign(&template_id)).expect("seed campaign compiles");
+    dispatcher.submit(["a", "b", "c"].map(|id| delivery(id, ada())).to_vec()).expect("submitted");
+
+    // act
+    let report = tokio::time::timeout(Duration::from_secs(10), dispatcher.run_due()).await;
+
+    // assert: the step ends; the other two are reported, and all three were delivered and settled
+    let report = report.expect("the step ends").expect("step runs");
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(dispatcher.outbox().counts().delivered, 3);
+}
+
+#[tokio::test]
+async fn in_real_time_a_retry_due_soon_is_sent_when_due_not_at_the_drivers_next_regular_look() {
+    // arrange: the real-time driver, a retry 100 ms after a failure, and a first answer of 500
+    let mock = MockServer::start_with(MockConfig::default()).await;
+    let client = mock.client();
+    let template_id = create_template(&client, "Seed letter", SEED_TEMPLATE_HTML).await;
+    put_faults(&client, json!([{"route": "POST /generate", "kind": "sequence", "steps": ["500"]}])).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let outbox: Arc<dyn Outbox> = Arc::new(SqliteOutbox::open(dir.path().join("outbox.sqlite3")).expect("opens"));
+    let sink = Arc::new(RecordingSink::default());
+    let dispatcher =
+        Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox, sink.clone() as Arc<_>));
+    let retry = RetryPolicy {
+        schedule: Schedule::Fixed { delays: vec![Duration::from_millis(100)] },
+        ..RetryPolicy::clevertap()
+    };
+    let settings = WebhookSettings { retry, ..WebhookSettings::new(inkit_webhook(&generate_url(&mock.url))) };
+    dispatcher.add_webhook(settings).expect("webhook added");
+    dispatcher.add_campaign(seed_campaign(&template_id)).expect("seed campaign compiles");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = tokio::spawn(dispatcher.clone().run(async move {
+        let _ = stopped.await;
+    }));
+
+    // act
+    let submitted = Instant::now();
+    dispatcher.submit(vec![delivery("soon", ada())]).expect("submitted");
+    while sink.all().is_empty() && submitted.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // assert: delivered on its second attempt, well before the driver's once-a-second look
+    let elapsed = submitted.elapsed();
+    assert_eq!(sink.all(), vec![Settled { id: "soon".into(), state: entry(&dispatcher, "soon").state, attempts: 2 }]);
+    assert!(matches!(entry(&dispatcher, "soon").state, DeliveryState::Delivered { status: 200, .. }));
+    assert!(elapsed < Duration::from_millis(800), "delivered after {elapsed:?}");
+    let _ = stop.send(());
+    driver.await.expect("driver stops");
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -22,7 +23,6 @@ use bytes::Bytes;
 use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinSet;
 
 use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
 use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
@@ -33,6 +33,9 @@ use crate::payload::{Payload, PayloadOptions, Recipient};
 use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
 use crate::throttle::{Throttle, ThrottleState};
 use crate::webhook::{Auth, Content, Method, UrlRenderError, Webhook};
+
+/// The longest the real-time driver goes without looking at the outbox (and flushing its settles).
+const MAX_LOOK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What counts as delivered. CleverTap: HTTP 200 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -198,8 +201,12 @@ pub struct Dispatcher {
     sink: Arc<dyn OutcomeSink>,
     webhooks: RwLock<HashMap<String, Arc<WebhookRuntime>>>,
     campaigns: RwLock<HashMap<u64, Arc<Prepared>>>,
-    /// Rung when there may be new work sooner than the driver planned (a submit, a retry scheduled).
+    /// Rung when there may be new work sooner than the driver planned (a submit, a retry due before
+    /// `next_look`).
     wake: Notify,
+    /// When the real-time driver will next look at the outbox unless rung (ms since the epoch; `i64::MIN`
+    /// while it is busy, so that every retry rings): a retry due later needs no wake-up.
+    next_look: AtomicI64,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -225,6 +232,7 @@ impl Dispatcher {
             webhooks: RwLock::new(HashMap::new()),
             campaigns: RwLock::new(HashMap::new()),
             wake: Notify::new(),
+            next_look: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -415,7 +423,7 @@ impl Dispatcher {
     /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
     pub async fn run_due(self: &Arc<Self>) -> Result<StepReport, DispatchError> {
         let mut report = StepReport::default();
-        let mut attempts = JoinSet::new();
+        let attempts = Arc::new(StepAttempts::default());
         loop {
             let due = self.outbox.take_due(self.clock.now(), self.config.take_batch)?;
             if due.is_empty() {
@@ -427,32 +435,30 @@ impl Dispatcher {
                 }
             }
         }
-        while let Some(done) = attempts.join_next().await {
-            match done {
-                Ok(states) => states.iter().for_each(|state| report.count(state)),
-                Err(e) => tracing::error!(error = %e, "a delivery attempt panicked"),
-            }
-        }
+        attempts.all_done().await;
+        report.add_outcomes(&attempts.outcomes.lock().unwrap_or_else(|p| p.into_inner()));
         self.outbox.flush()?;
         Ok(report)
     }
 
     /// The real-time driver: sends deliveries as they fall due until `shutdown`; attempts in flight then
     /// finish on their own (their deliveries stay in the outbox until settled).
+    ///
+    /// It looks at the outbox when something is submitted, when a retry falls due before its next look, and
+    /// at least once a second, flushing settles each time (so a crash loses at most a second's, or the
+    /// outbox's batch of, settles: those deliveries are sent again). An attempt ending does not wake it: under
+    /// load that was one look, and one small commit, per delivery.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            self.next_look.store(i64::MIN, Ordering::SeqCst);
             let mut report = StepReport::default();
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
                     for group in self.group_into_requests(due) {
                         if let Some(task) = self.start(group, &mut report) {
-                            let me = self.clone();
-                            tokio::spawn(async move {
-                                task.await;
-                                me.wake.notify_one();
-                            });
+                            tokio::spawn(task);
                         }
                     }
                     if more {
@@ -464,11 +470,14 @@ impl Dispatcher {
             if let Err(e) = self.outbox.flush() {
                 tracing::error!(error = %e, "cannot write settled deliveries to the outbox");
             }
+            let now = self.clock.now();
             let wait = self
                 .next_due()
-                .map(|t| t.duration_since(self.clock.now()).unsigned_abs())
-                .unwrap_or(Duration::from_secs(1))
-                .min(Duration::from_secs(1));
+                .map(|t| t.duration_since(now).max(jiff::SignedDuration::ZERO).unsigned_abs())
+                .unwrap_or(MAX_LOOK_INTERVAL)
+                .min(MAX_LOOK_INTERVAL);
+            let look_at = now.as_millisecond().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            self.next_look.store(look_at, Ordering::SeqCst);
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
@@ -648,15 +657,75 @@ impl Dispatcher {
             tracing::error!(error = %e, delivery = %entry.delivery.id, "cannot record a delivery's state");
             return;
         }
-        if state.is_final() {
-            self.sink.settled(&entry.delivery, &state, attempts);
-        } else {
-            self.wake.notify_one();
+        match state {
+            DeliveryState::Pending { due_at } => {
+                if due_at.as_millisecond() < self.next_look.load(Ordering::SeqCst) {
+                    self.wake.notify_one();
+                }
+            }
+            _ => self.sink.settled(&entry.delivery, &state, attempts),
+        }
+    }
+}
+
+/// The attempts of one step still running, and the outcomes of those that ended. Each attempt counts
+/// itself out when it ends (also by panicking), and only the last one wakes the step: one wake-up per
+/// step rather than one per delivery, which the step's driver (often another thread) would pay for.
+#[derive(Default)]
+struct StepAttempts {
+    running: AtomicUsize,
+    outcomes: Mutex<StepReport>,
+    done: Notify,
+}
+
+impl StepAttempts {
+    fn spawn(self: &Arc<Self>, attempt: impl Future<Output = Vec<DeliveryState>> + Send + 'static) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let ended = AttemptEnded(self.clone());
+        tokio::spawn(async move {
+            let states = attempt.await;
+            let mut outcomes = ended.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+            states.iter().for_each(|state| outcomes.count(state));
+            drop(outcomes);
+            drop(ended);
+        });
+    }
+
+    /// Waits until every attempt spawned so far has ended.
+    async fn all_done(&self) {
+        loop {
+            let notified = self.done.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counts an attempt out of its step when dropped: when it ends, panics, or is dropped unrun.
+struct AttemptEnded(Arc<StepAttempts>);
+
+impl Drop for AttemptEnded {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("a delivery attempt panicked");
+        }
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.done.notify_one();
         }
     }
 }
 
 impl StepReport {
+    /// Adds the outcomes counted by the attempts (delivered, retrying, dead letters, not sent).
+    fn add_outcomes(&mut self, outcomes: &StepReport) {
+        self.delivered += outcomes.delivered;
+        self.retrying += outcomes.retrying;
+        self.dead_letters += outcomes.dead_letters;
+        self.not_sent += outcomes.not_sent;
+    }
+
     fn count(&mut self, state: &DeliveryState) {
         match state {
             DeliveryState::Delivered { .. } => self.delivered += 1,

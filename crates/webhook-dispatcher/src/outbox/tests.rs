@@ -120,6 +120,25 @@ fn due_times_have_millisecond_resolution_rounded_down(outbox: &dyn Outbox) {
     assert_eq!(ids(outbox.take_due(now, 10).unwrap()), ["a"], "due at the instant it was enqueued");
 }
 
+fn deliveries_due_before_those_in_flight_are_taken_next(outbox: &dyn Outbox) {
+    // arrange: b taken; then, ordered before it, a new delivery and, after it, one not yet taken
+    enqueue(outbox, &["b", "d"], t(0));
+    assert_eq!(ids(outbox.take_due(t(0), 1).unwrap()), ["b"]);
+    enqueue(outbox, &["a", "c"], t(0));
+
+    // act + assert: whatever becomes due before what is in flight is found
+    assert_eq!(ids(outbox.take_due(t(0), 10).unwrap()), ["a", "c", "d"]);
+    outbox.settle("a", Some(attempt(1, t(0), Some(503))), DeliveryState::Pending { due_at: t(0) }).unwrap();
+    outbox.release(&["c".to_owned()]).unwrap();
+    assert_eq!(outbox.next_due(), Some(t(0)));
+    assert_eq!(ids(outbox.take_due(t(0), 10).unwrap()), ["a", "c"], "a retried at once, c released");
+    enqueue(outbox, &["later"], t(5));
+    assert!(outbox.take_due(t(1), 10).unwrap().is_empty());
+    enqueue(outbox, &["earlier"], t(-5));
+    assert_eq!(ids(outbox.take_due(t(1), 10).unwrap()), ["earlier"]);
+    assert_eq!(outbox.next_due(), Some(t(5)));
+}
+
 fn delivered_dead_letter_and_not_sent_are_final_and_counted(outbox: &dyn Outbox) {
     enqueue(outbox, &["ok", "failed", "aborted", "waiting"], t(0));
     outbox.take_due(t(0), 3).unwrap();
@@ -265,6 +284,7 @@ macro_rules! behaves_like_an_outbox {
                 take_due_respects_the_limit_and_does_not_return_taken_ones_twice,
                 a_retry_makes_the_delivery_due_later_and_next_due_reports_that_instant,
                 due_times_have_millisecond_resolution_rounded_down,
+                deliveries_due_before_those_in_flight_are_taken_next,
                 delivered_dead_letter_and_not_sent_are_final_and_counted,
                 release_makes_taken_deliveries_due_again,
                 dead_letters_are_listed_newest_first_and_filtered_by_webhook,
