@@ -198,12 +198,15 @@ impl RequestHandler {
     ) -> Result<Response, Closed> {
         let limit = self.inkit.config.body_limit;
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let mut body = body;
         if declared.is_some_and(|n| n > limit as u64) {
+            drain_refused(body).await;
             return Ok(ApiError::too_large(limit).into_response());
         }
-        let body: Bytes = match Limited::new(body, limit).collect().await {
+        let body: Bytes = match Limited::new(&mut body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                drain_refused(body).await;
                 return Ok(ApiError::too_large(limit).into_response());
             }
             Err(_) => return Err(Closed("the client closed the connection while sending the body")),
@@ -312,4 +315,24 @@ async fn as_json_api(response: Response, method: &str, path: &str) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     response
+}
+
+/// The most of a refused body [`drain_refused`] reads, and for how long.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops what is left of a body refused as too large (at most `DRAIN_BYTES`, for at most
+/// `DRAIN_TIME`) before the 413 is sent. A client that writes its whole body before reading the answer then
+/// reads the 413; answering at once and closing with its bytes unread resets the connection under it, and the
+/// client sees a broken pipe instead of the answer. (engine-api's server does the same.)
+async fn drain_refused(mut body: Incoming) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut left = DRAIN_BYTES;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
+        let n = frame.data_ref().map_or(0, Bytes::len);
+        if n >= left {
+            break;
+        }
+        left -= n;
+    }
 }
