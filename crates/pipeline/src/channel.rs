@@ -11,7 +11,7 @@ use campaign_engine::delivery::{Delivery as EngineDelivery, RunKey};
 use engine_api::channel::{Channel, ChannelError, ChannelFuture, SampleUser};
 use serde_json::{Value, json};
 use webhook_dispatcher::client::{Answer, HttpClient, OutgoingRequest};
-use webhook_dispatcher::dispatcher::{Dispatcher, PreparedRequest};
+use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, PreparedRequest};
 use webhook_dispatcher::webhook::WebhookSpec;
 
 use crate::bridge::{Bridge, dispatcher_delivery};
@@ -113,15 +113,46 @@ fn prepared_json(request: &PreparedRequest) -> Value {
     json!({"method": request.method.as_str(), "url": request.url, "headers": headers, "body": request.body})
 }
 
+/// Reads a webhook's JSON, naming the field at fault (`headers: invalid type: …`): serde's message says what
+/// was wrong but not where, so the field is found by leaving each out in turn; one whose absence makes the rest
+/// readable (or only missing) is the one; a missing field is named by serde. With several bad fields the message
+/// falls back to `webhook: …`.
+fn read_spec(spec: Value) -> Result<WebhookSpec, ChannelError> {
+    let error = match serde_json::from_value::<WebhookSpec>(spec.clone()) {
+        Ok(spec) => return Ok(spec),
+        Err(e) => e,
+    };
+    let culprit = spec.as_object().and_then(|fields| {
+        fields.keys().find(|key| {
+            let mut without = fields.clone();
+            without.remove(key.as_str());
+            serde_json::from_value::<WebhookSpec>(Value::Object(without))
+                .map_or_else(|e| e.to_string().starts_with(&format!("missing field `{key}`")), |_| true)
+        })
+    });
+    let message = error.to_string();
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    let at = culprit.map(String::as_str).or(missing).unwrap_or("webhook");
+    Err(ChannelError::bad_input(format!("{at}: {error}")))
+}
+
 impl Channel for PipelineChannel {
     fn check_campaign(&self, campaign: &Campaign) -> Result<(), ChannelError> {
-        self.bridge.register(campaign).map_err(|e| ChannelError::bad_input(e.to_string()))
+        // The API puts the field first (`content: …`) and the campaign is not saved: its id would only confuse.
+        self.bridge.register(campaign).map_err(|e| {
+            ChannelError::bad_input(match e {
+                DispatchError::Content { error, .. } => error.to_string(),
+                DispatchError::ContentTooLarge { size, limit, .. } => {
+                    format!("the body is {size} bytes, over the limit of {limit} bytes")
+                }
+                other => other.to_string(),
+            })
+        })
     }
 
     fn create_webhook(&self, spec: Value, skip_check: bool) -> ChannelFuture<'_, String> {
         Box::pin(async move {
-            let spec: WebhookSpec =
-                serde_json::from_value(spec).map_err(|e| ChannelError::bad_input(format!("webhook: {e}")))?;
+            let spec = read_spec(spec)?;
             create_webhook(&self.dispatcher, spec, !skip_check).await.map_err(|e| match e {
                 WebhookSetupError::TestFailed(_) => ChannelError::endpoint(e.to_string()),
                 _ => ChannelError::bad_input(e.to_string()),
