@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use engine_api::{DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE};
-use integration_tests::{Client, EngineClient, TapinkProcess, admin_history, fixtures, seed_body};
+use integration_tests::{
+    Client, EngineClient, TapinkProcess, admin_history, fixtures, free_loopback_addr, kill_hard, seed_body,
+};
 use serde_json::json;
 
 /// How long each half of the campaign may take in real time (debug build, 2 cores).
@@ -18,11 +20,6 @@ const DEADLINE: Duration = Duration::from_secs(300);
 fn users() -> u64 {
     let asked = std::env::var("TAPINK_CRASH_USERS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(20_000);
     (asked / 1_000).max(1) * 1_000
-}
-
-fn free_loopback_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("local addr").to_string()
 }
 
 async fn start(dir: &str, inkit: &str, engine: &str) -> TapinkProcess {
@@ -87,9 +84,7 @@ async fn a_campaign_killed_mid_way_completes_after_a_restart_with_no_user_skippe
     // act: kill it once a fifth of the users have their document, then start it again
     wait_until("a fifth delivered", &first, async || renders(&inkit, None).await >= users / 5).await;
     let at_kill = renders(&inkit, None).await;
-    let status = std::process::Command::new("kill").args(["-KILL", &first.pid().to_string()]).status();
-    assert!(status.expect("kill -KILL").success());
-    let killed = first.wait_for_exit().await;
+    let killed = kill_hard(&mut first).await;
     let second = start(&dir_arg, &inkit_addr, &engine_addr).await;
     let inkit = Client::new(second.inkit_url(), Some(inkit_mock::DEFAULT_TOKEN));
     wait_until("every user delivered", &second, async || renders(&inkit, Some(false)).await >= users).await;

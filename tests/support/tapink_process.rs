@@ -204,6 +204,21 @@ impl Drop for TapinkProcess {
     }
 }
 
+/// A loopback address with a port free at the moment: for a process that must come back on the same port
+/// after a restart.
+pub fn free_loopback_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local addr").to_string()
+}
+
+/// Sends SIGKILL (with the `kill` command: no libc in these tests) and waits for the exit: a crash, with no
+/// chance to clean up.
+pub async fn kill_hard(process: &mut TapinkProcess) -> ExitStatus {
+    let status = std::process::Command::new("kill").args(["-KILL", &process.pid().to_string()]).status();
+    assert!(status.expect("kill -KILL").success());
+    process.wait_for_exit().await
+}
+
 /// `tapink ARGS…` as every test runs it: no stdin, stdout and stderr captured, no colours, killed when the
 /// test drops it.
 fn tapink_command<I, S>(args: I) -> Command
