@@ -61,10 +61,7 @@ impl EngineServer {
 
     /// Everything the engine stores, as JSON: compare it before and after a refused request.
     pub fn stored(&self) -> Value {
-        let engine = self.engine();
-        let users: Vec<Value> =
-            engine.store().profiles_with_events().map(|(p, events)| json!({"profile": p, "events": events})).collect();
-        Value::Array(users)
+        stored_users(&self.engine())
     }
 
     /// Moves the engine's clock forward.
@@ -76,6 +73,13 @@ impl EngineServer {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+}
+
+/// Every user the engine stores, profile and events, as JSON: compare it before and after a refused request.
+pub fn stored_users(engine: &Engine) -> Value {
+    let users: Vec<Value> =
+        engine.store().profiles_with_events().map(|(p, events)| json!({"profile": p, "events": events})).collect();
+    Value::Array(users)
 }
 
 /// Which export to walk: `/1/profiles.json` or `/1/events.json`.

@@ -3,6 +3,7 @@
 //! Inkit SDK, Node with CleverTap's library) are here.
 
 mod api;
+mod bad_requests;
 mod chromium;
 mod client;
 mod engine;
@@ -14,6 +15,7 @@ mod server_task;
 mod tapink_process;
 
 pub use api::{admin_history, assert_api_error, generate, item_ids, pdf_page_count, pdf_text, seed_params};
+pub use bad_requests::{Case, Corpus, Credentials};
 pub use chromium::{
     attribute_values, chromium_dump_dom, chromium_screenshot, element_by_id, element_with, temp_file, text_content,
 };

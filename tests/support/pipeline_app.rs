@@ -11,6 +11,7 @@ use pipeline::bridge::lock;
 use pipeline::{Pipeline, PipelineConfig, Storage, TimeMode};
 use serde_json::{Value, json};
 
+use crate::engine::stored_users;
 use crate::{Client, EngineClient, admin_history};
 
 /// Where the simulated clock starts: 2026-12-01 09:00 UTC (the account's zone is UTC).
@@ -101,8 +102,8 @@ impl PipelineApp {
         list["metadata"]["pagination"]["total_count"].as_u64().unwrap_or_else(|| panic!("no total_count: {list}"))
     }
 
-    /// What the engine holds about webhooks, campaigns (status, definition, figures) and users, as JSON:
-    /// compare it before and after a refused request.
+    /// What the engine holds about webhooks, campaigns (status, definition, figures), saved segments and users
+    /// (profiles and events), as JSON: compare it before and after a refused request.
     pub fn stored(&self) -> Value {
         let engine = lock(&self.pipeline.engine);
         let webhooks: Vec<Value> = engine
@@ -118,8 +119,14 @@ impl PipelineApp {
                        "figures": [total.qualified, total.handed, total.delivered, total.failed]})
             })
             .collect();
-        json!({"webhooks": webhooks, "campaigns": campaigns,
-               "profiles": engine.store().profile_count(), "events": engine.store().event_count()})
+        let segments: Vec<Value> = engine
+            .saved_segments()
+            .iter()
+            .map(|(id, s)| json!({"id": id, "name": s.name, "segment": s.segment.to_json()}))
+            .collect();
+        json!({"webhooks": webhooks, "campaigns": campaigns, "segments": segments,
+               "profiles": engine.store().profile_count(), "events": engine.store().event_count(),
+               "users": stored_users(&engine)})
     }
 
     pub async fn shutdown(self) {

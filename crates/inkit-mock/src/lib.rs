@@ -49,5 +49,6 @@ pub use config::{ApiToken, DEFAULT_TOKEN, MockConfig, Storage};
 pub use error::{ApiError, ErrorKind};
 pub use faults::{FaultPlan, FaultRule, PlanError};
 pub use history::{EntryKind, HistoryEntry};
+pub use routes::{ADMIN_ROUTES, API_ROUTES};
 pub use server::serve;
 pub use state::{Inkit, StartError};

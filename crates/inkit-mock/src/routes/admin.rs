@@ -21,6 +21,26 @@ use crate::state::Inkit;
 
 const DASHBOARD: &str = include_str!("../dashboard.html");
 
+/// The admin routes as `METHOD PATH`, as `router` serves them (a test checks); the bad-request corpus covers
+/// each.
+pub const ADMIN_ROUTES: &[&str] = &[
+    "GET /",
+    "GET /__admin/dashboard",
+    "GET /__admin/health",
+    "GET /__admin/requests",
+    "DELETE /__admin/requests",
+    "GET /__admin/counts",
+    "POST /__admin/reset",
+    "GET /__admin/history",
+    "GET /__admin/history/{id}",
+    "GET /__admin/history/{id}/html",
+    "GET /__admin/history/{id}/pdf",
+    "GET /__admin/templates",
+    "GET /__admin/faults",
+    "PUT /__admin/faults",
+    "DELETE /__admin/faults",
+];
+
 pub fn router() -> Router<Arc<Inkit>> {
     Router::new()
         .route("/", get(dashboard))

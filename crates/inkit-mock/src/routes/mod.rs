@@ -22,6 +22,8 @@ use http::{Method, Uri};
 use crate::error::ApiError;
 use crate::state::Inkit;
 
+pub use admin::ADMIN_ROUTES;
+
 /// The Inkit API's routes as the journal and fault plans name them. `router` serves exactly these (a test
 /// checks), so a fault rule can be checked against them.
 pub const API_ROUTES: &[&str] = &[
@@ -108,6 +110,24 @@ mod tests {
                 // Without a token a served route answers 401; an unserved one 404 or 405.
                 assert_eq!(res.status(), 401, "{method} {uri}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_listed_admin_route_is_served() {
+        use tower::ServiceExt;
+        let inkit = Inkit::open(crate::MockConfig::default(), clock::system()).unwrap();
+        let app = router(inkit);
+        for route in ADMIN_ROUTES {
+            let (method, path) = route.split_once(' ').unwrap();
+            let uri = path.replace("{id}", "x");
+            let req = http::Request::builder().method(method).uri(&uri).body(axum::body::Body::empty()).unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            // An unknown id answers 404 in the error shape; an unserved route would be 404 "no route" or 405.
+            let status = res.status();
+            let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            assert!(status != 405 && !text.contains("no route"), "{route}: {status} {text}");
         }
     }
 
