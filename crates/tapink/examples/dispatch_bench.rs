@@ -21,8 +21,12 @@ use webhook_dispatcher::dispatcher::{CampaignContent, Dispatcher, DispatcherConf
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
 use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    allocator::keep_freed_memory();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let users: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let in_memory = std::env::args().any(|a| a == "--in-memory");
     let real_time = std::env::args().any(|a| a == "--real-time");
