@@ -152,9 +152,7 @@ impl Engine {
     fn apply_upload(&mut self, records: Vec<(usize, crate::upload::Record)>, now: Timestamp) {
         self.run_due_at(now);
         let runner = &mut self.runner;
-        apply_records(&mut self.store, records, now, &mut |store, event| {
-            runner.on_event(store, event, same_instant_before(store, event), now);
-        });
+        apply_records(&mut self.store, records, now, &mut |store, event| runner.on_event(store, event, now));
         self.run_due_at(now);
     }
 
@@ -201,8 +199,7 @@ impl Engine {
         properties.insert("Campaign Id".into(), json!(campaign));
         self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties.clone(), now, now);
         let event = Event { object_id, name: WEBHOOK_DELIVERED.into(), properties, ts: now };
-        let n = same_instant_before(&self.store, &event);
-        self.runner.on_event(&self.store, &event, n, now);
+        self.runner.on_event(&self.store, &event, now);
     }
 
     /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the
@@ -407,13 +404,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// How many of the user's events share this event's instant and came before it (0 for most events): tells
-/// apart two triggers of one user at one instant.
-fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
-    let same = store.events_of(&event.object_id).iter().filter(|e| e.ts == event.ts).count();
-    u32::try_from(same.saturating_sub(1)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

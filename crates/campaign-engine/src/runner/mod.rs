@@ -52,7 +52,7 @@ pub enum Outcome {
     NotSent(String),
 }
 
-/// A user who got a message or was held in the control group, for conversions.
+/// A user who got a message or was held in the control group, for conversions (of campaigns with a goal).
 #[derive(Debug, Clone)]
 struct Exposure {
     campaign: u64,
@@ -88,6 +88,9 @@ pub struct Runner {
     sends: HashMap<String, SendLog>,
     exposures: HashMap<String, Vec<Exposure>>,
     handed: HashMap<String, Handed>,
+    /// Live campaigns (action and inaction) by the key ([`Event::key`]) of the event that starts them, in id
+    /// order: an incoming event looks only at the campaigns that listen to its name.
+    listening: HashMap<String, Vec<u64>>,
 }
 
 impl Runner {
@@ -99,6 +102,7 @@ impl Runner {
     pub fn add(&mut self, campaign: Campaign) {
         let id = campaign.id;
         let published = campaign.published_at;
+        live::listen(&mut self.listening, &campaign);
         self.campaigns.insert(id, (campaign, Progress::default()));
         if let Some(at) = published {
             self.schedule_first(id, at);
@@ -116,6 +120,8 @@ impl Runner {
     /// Replaces a campaign's definition (the caller checked the edit rules); its progress stays.
     pub fn replace(&mut self, campaign: Campaign) {
         if let Some((old, _)) = self.campaigns.get_mut(&campaign.id) {
+            live::unlisten(&mut self.listening, old);
+            live::listen(&mut self.listening, &campaign);
             *old = campaign;
         }
     }
@@ -139,6 +145,7 @@ impl Runner {
             return;
         }
         campaign.stopped_at = Some(at);
+        live::unlisten(&mut self.listening, campaign);
         for item in self.agenda.remove_campaign(id) {
             if let Item::Candidate(c) | Item::Send(c) = item {
                 progress.report.run(c.report_run).drop(DropReason::Stopped);
@@ -200,11 +207,11 @@ impl Runner {
         out
     }
 
-    /// A new event of a user, arrived at `now`: live campaigns it triggers are queued, conversion goals it
-    /// meets are counted. `n` tells apart events of one user at the same instant.
-    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, n: u32, now: Timestamp) {
+    /// A new event of a user (already in `store`), arrived at `now`: live campaigns it triggers are queued,
+    /// conversion goals it meets are counted.
+    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
         self.count_conversion(event);
-        self.trigger_live(store, event, n, now);
+        self.trigger_live(store, event, now);
     }
 
     /// The dispatcher's word on a delivery. Returns the `Webhook Delivered` event to record on the user,
@@ -224,6 +231,9 @@ impl Runner {
 
     /// Notes a user held in the control group, whose goal events count as control-group conversions.
     fn expose_control(&mut self, object_id: &str, campaign: u64, report_run: u32, at: Timestamp) {
+        if self.campaigns.get(&campaign).is_none_or(|(c, _)| c.goal.is_none()) {
+            return;
+        }
         let exposure = Exposure { campaign, report_run, at, control: true, converted: false };
         self.exposures.entry(object_id.to_owned()).or_default().push(exposure);
     }
