@@ -22,5 +22,6 @@ mod inkit_journal;
 mod inkit_python_sdk;
 mod pipeline;
 mod preview_cli;
+mod restart_reports;
 mod scenarios;
 mod up_cli;

@@ -6,6 +6,13 @@
 //! refuses is not applied, and [`Engine::open`] rebuilds the same engine by applying the journal again, each
 //! entry at the instant it was accepted, with the campaigns' due work done in between, so the same deliveries
 //! (with the same ids) come out again: the dispatcher's outbox keeps each once.
+//!
+//! Outcomes are not journaled: the dispatcher's outbox keeps them, each with its instant. Whoever opens the
+//! engine passes them in ([`Engine::open_with_account`]), and the replay settles each at its own instant
+//! among the journal's entries, as it was settled the first time: reports, `Webhook Delivered` events and
+//! what they trigger come out the same (docs/decisions.md). Only when outcomes were settled at the very
+//! instant of the next change (simulated time) does the journal say which, so that the replay puts them
+//! before that change and not after it.
 
 use std::sync::Arc;
 
@@ -23,7 +30,7 @@ use crate::ingest::apply_records;
 use crate::journal::{Journal, JournalError, MemoryJournal};
 use crate::profile::IdentityKind;
 use crate::report::CampaignReport;
-use crate::runner::{Account, Outcome, Runner};
+use crate::runner::{Account, Outcome, Runner, SettledOutcome};
 use crate::segment::{SavedSegments, Segment};
 use crate::store::MemoryStore;
 use crate::upload::{UploadError, UploadOutcome, validate_upload};
@@ -39,6 +46,9 @@ const PUBLISH: &str = "publish";
 const STOP: &str = "stop";
 /// Journal kind of a saved segment: `{"id", "name", "segment": <its JSON>}`.
 const SEGMENT: &str = "segment";
+/// Journal kind of the outcomes settled at the instant of the entry that follows and before it:
+/// `{"ids": [delivery ids]}` (see [`Engine::settle`]).
+const SETTLED: &str = "settled";
 /// Journal kind of a webhook made known: `{"name": NAME, "definition": <its JSON, or null>}`.
 const WEBHOOK: &str = "webhook";
 
@@ -78,6 +88,11 @@ pub struct Engine {
     journal: Box<dyn Journal>,
     /// Each campaign's JSON as it was saved, to show it back.
     sources: std::collections::HashMap<u64, Value>,
+    /// The deliveries settled at one instant since the last journal entry: if the next entry is at that same
+    /// instant, a [`SETTLED`] entry before it tells the replay they came first.
+    settled_lately: (Timestamp, Vec<String>),
+    /// While opening: the outcomes to settle again, by instant then id.
+    replaying: std::collections::BTreeMap<(Timestamp, String), Outcome>,
 }
 
 impl Engine {
@@ -96,30 +111,65 @@ impl Engine {
             ready: Vec::new(),
             journal: Box::new(MemoryJournal::new()),
             sources: std::collections::HashMap::new(),
+            settled_lately: (Timestamp::UNIX_EPOCH, Vec::new()),
+            replaying: std::collections::BTreeMap::new(),
         }
     }
 
-    /// The engine `journal` describes, with the default account.
+    /// The engine `journal` describes, with the default account and no outcomes to settle again.
     pub fn open(clock: Arc<dyn Clock>, journal: Box<dyn Journal>) -> Result<Self, JournalError> {
-        Engine::open_with_account(clock, Account::default(), journal)
+        Engine::open_with_account(clock, Account::default(), journal, Vec::new())
     }
 
-    /// The engine `journal` describes: every entry applied again, in order, at the `now` it was accepted at. The
-    /// engine then appends each change it accepts to `journal`. An entry that cannot be applied is an error
-    /// rather than skipped, so nothing accepted is silently lost.
+    /// The engine `journal` describes: every entry applied again, in order, at the `now` it was accepted at,
+    /// and, among them, each of `settled` (the outcomes the dispatcher recorded before the restart) settled
+    /// again at its own instant: before the first entry after it, or, at the same instant, where the journal
+    /// says. The engine then appends each change it accepts to `journal`. An entry that cannot be applied is
+    /// an error rather than skipped, so nothing accepted is silently lost; an outcome of a delivery the replay
+    /// does not make is ignored.
     pub fn open_with_account(
         clock: Arc<dyn Clock>,
         account: Account,
         mut journal: Box<dyn Journal>,
+        settled: Vec<SettledOutcome>,
     ) -> Result<Self, JournalError> {
         let mut engine = Engine::with_account(clock, account);
+        engine.replaying = settled.into_iter().map(|s| ((s.at, s.delivery_id), s.outcome)).collect();
         let mut seq = 0;
         journal.replay(&mut |kind, at, body| {
             seq += 1;
+            engine.settle_replayed(|t| t < at);
             engine.apply(seq, kind, at, &body)
         })?;
+        // Outcomes after the clock's now cannot be (the clock never goes back); any left are dropped.
+        let now = engine.now();
+        engine.settle_replayed(|t| t <= now);
+        engine.replaying.clear();
         engine.journal = journal;
         Ok(engine)
+    }
+
+    /// While opening: settles, in order, the outcomes whose instant is `before` (the next entry's), each at its
+    /// instant, with the work due by then done first.
+    fn settle_replayed(&mut self, before: impl Fn(Timestamp) -> bool) {
+        while let Some(first) = self.replaying.first_entry() {
+            if !before(first.key().0) {
+                break;
+            }
+            let ((at, id), outcome) = first.remove_entry();
+            self.run_due_at(at);
+            self.settle_at(&id, &outcome, at);
+        }
+    }
+
+    /// Appends an entry to the journal, after a [`SETTLED`] entry if deliveries were settled at this instant
+    /// since the last one.
+    fn append(&mut self, kind: &str, at: Timestamp, body: &Value) -> Result<(), JournalError> {
+        if self.settled_lately.0 == at && !self.settled_lately.1.is_empty() {
+            self.journal.append(SETTLED, at, &json!({ "ids": self.settled_lately.1 }))?;
+        }
+        self.settled_lately.1.clear();
+        self.journal.append(kind, at, body)
     }
 
     /// The engine's present, from its clock.
@@ -143,7 +193,7 @@ impl Engine {
         let now = self.now();
         let validated = validate_upload(body, now)?;
         if validated.outcome.processed > 0 {
-            self.journal.append(UPLOAD, now, body).map_err(UploadError::NotStored)?;
+            self.append(UPLOAD, now, body).map_err(UploadError::NotStored)?;
         }
         self.apply_upload(validated.records, now);
         Ok(validated.outcome)
@@ -164,7 +214,7 @@ impl Engine {
             return Ok(0);
         }
         let now = self.now();
-        self.journal.append(DELETE, now, &deletion.to_json())?;
+        self.append(DELETE, now, &deletion.to_json())?;
         Ok(self.store.delete_profiles(&found))
     }
 
@@ -190,9 +240,20 @@ impl Engine {
     }
 
     /// The dispatcher's word on a delivery: fills the campaign's report and, when the account raises it,
-    /// records `Webhook Delivered` on the user (which live campaigns and goals can listen to).
+    /// records `Webhook Delivered` on the user (which live campaigns and goals can listen to). Not journaled:
+    /// the outbox keeps outcomes, and [`Engine::open_with_account`] is given them.
     pub fn settle(&mut self, delivery_id: &str, outcome: &Outcome) {
-        let now = self.now();
+        self.settle_at(delivery_id, outcome, self.now());
+    }
+
+    fn settle_at(&mut self, delivery_id: &str, outcome: &Outcome, now: Timestamp) {
+        if !self.runner.awaits_outcome(delivery_id) {
+            return;
+        }
+        if self.settled_lately.0 != now {
+            self.settled_lately = (now, Vec::new());
+        }
+        self.settled_lately.1.push(delivery_id.to_owned());
         let Some((object_id, campaign)) = self.runner.settle(delivery_id, outcome) else { return };
         let mut properties = Map::new();
         properties.insert("CT Source".into(), json!("Webhook"));
@@ -209,7 +270,7 @@ impl Engine {
         if self.webhooks.get(name) == Some(definition) {
             return Ok(());
         }
-        self.journal.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
+        self.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
         self.webhooks.insert(name.to_owned(), definition.clone());
         Ok(())
     }
@@ -231,7 +292,7 @@ impl Engine {
         // Checked on a copy (ids, references, cycles), so that what is journaled is what will be applied.
         let mut saved = self.runner.saved.clone();
         saved.save(id, name, segment)?;
-        self.journal.append(SEGMENT, self.now(), &json!({"id": id, "name": name, "segment": json}))?;
+        self.append(SEGMENT, self.now(), &json!({"id": id, "name": name, "segment": json}))?;
         self.runner.saved = saved;
         Ok(())
     }
@@ -264,7 +325,7 @@ impl Engine {
         if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook.clone()));
         }
-        self.journal.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
+        self.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
         self.sources.insert(campaign.id, json.clone());
         Ok(self.add_campaign(campaign.clone()))
     }
@@ -319,7 +380,7 @@ impl Engine {
         if campaign.stopped_at.is_some() {
             return Err(CampaignError::StoppedForGood(id));
         }
-        self.journal.append(PUBLISH, self.now(), &json!({"id": id}))?;
+        self.append(PUBLISH, self.now(), &json!({"id": id}))?;
         self.apply_publish(id, self.now());
         Ok(())
     }
@@ -337,7 +398,7 @@ impl Engine {
         if matches!(self.status(id)?, Status::Completed | Status::Stopped) {
             return Ok(());
         }
-        self.journal.append(STOP, self.now(), &json!({"id": id}))?;
+        self.append(STOP, self.now(), &json!({"id": id}))?;
         self.runner.stop(id, self.now());
         Ok(())
     }
@@ -391,6 +452,14 @@ impl Engine {
                 let segment =
                     Segment::parse(&body["segment"], &self.runner.saved).map_err(|e| corrupt(e.to_string()))?;
                 self.runner.saved.save(id, name, segment).map_err(|e| corrupt(e.to_string()))?;
+            }
+            SETTLED => {
+                let ids = body["ids"].as_array().ok_or_else(|| corrupt("settled without ids".into()))?;
+                for id in ids.iter().filter_map(Value::as_str) {
+                    if let Some(outcome) = self.replaying.remove(&(at, id.to_owned())) {
+                        self.settle_at(id, &outcome, at);
+                    }
+                }
             }
             PUBLISH | STOP => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt(format!("a {kind} without an id")))?;

@@ -52,6 +52,16 @@ pub enum Outcome {
     NotSent(String),
 }
 
+/// A delivery's final outcome as the dispatcher recorded it, and when: what [`crate::Engine::open_with_account`]
+/// settles again while it replays the journal, so that reports after a restart count what was settled
+/// before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledOutcome {
+    pub delivery_id: String,
+    pub outcome: Outcome,
+    pub at: Timestamp,
+}
+
 /// A user who got a message or was held in the control group, for conversions (of campaigns with a goal).
 #[derive(Debug, Clone)]
 struct Exposure {
@@ -212,6 +222,11 @@ impl Runner {
     pub fn on_event(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
         self.count_conversion(event);
         self.trigger_live(store, event, now);
+    }
+
+    /// Whether the delivery `delivery_id` was handed on and has no outcome yet.
+    pub fn awaits_outcome(&self, delivery_id: &str) -> bool {
+        self.handed.contains_key(delivery_id)
     }
 
     /// The dispatcher's word on a delivery. Returns the `Webhook Delivered` event to record on the user,
