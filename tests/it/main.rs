@@ -7,6 +7,7 @@ mod dispatch;
 mod dispatch_cli;
 mod engine_api;
 mod engine_bad_input;
+mod engine_campaign_edits;
 mod engine_campaigns;
 mod engine_cli;
 mod engine_node_client;

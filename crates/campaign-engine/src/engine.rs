@@ -20,7 +20,8 @@ use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
 
 use crate::campaign::Campaign;
-use crate::campaign::lifecycle::{Part, Status};
+use crate::campaign::edit::{changed_fields, merge};
+use crate::campaign::lifecycle::Status;
 use crate::campaign::spec::{CampaignSpec, parse_campaign};
 use crate::delete::ProfileDeletion;
 use crate::delivery::Delivery;
@@ -41,6 +42,8 @@ const UPLOAD: &str = "upload";
 const DELETE: &str = "delete";
 /// Journal kind of a saved campaign: `{"id": ID, "campaign": <the campaign JSON as sent>}`.
 const CAMPAIGN: &str = "campaign";
+/// Journal kind of an edited campaign: `{"id": ID, "campaign": <its whole JSON after the edit>}`.
+const EDIT: &str = "edit";
 /// Journal kind of a publication or a stop: `{"id": ID}`.
 const PUBLISH: &str = "publish";
 const STOP: &str = "stop";
@@ -62,8 +65,9 @@ pub enum CampaignError {
     NotFound(u64),
     #[error("unknown webhook {0:?}: create it first (Settings > Channels > Webhook)")]
     UnknownWebhook(String),
-    #[error("campaign {id} is {}: its {part} cannot be changed", status.label())]
-    NotEditable { id: u64, status: Status, part: &'static str },
+    /// An edit changes `field`, which the campaign's status does not allow (clevertap.md 5.1).
+    #[error("{field}: cannot be changed while campaign {id} is {} ({})", status.label(), status.editable())]
+    NotEditable { id: u64, status: Status, field: &'static str },
     #[error("campaign {0} is already published")]
     AlreadyPublished(u64),
     /// Stopping is for good (clevertap.md 5.1), a draft's too.
@@ -343,31 +347,59 @@ impl Engine {
         id
     }
 
-    /// Replaces a campaign's definition where its status allows each part that changed. (Not journaled: edits
-    /// are kept for the life of the process.)
-    pub fn edit_campaign(&mut self, campaign: Campaign) -> Result<(), CampaignError> {
-        let id = campaign.id;
+    /// Reads an edit of campaign `id` at the clock's now without applying it: `changes` (a JSON merge patch of
+    /// the campaign's JSON as saved, see [`merge`]) applied to its JSON, read again, and checked against the edit
+    /// rules of its status (each field changed must be one the status allows) and the webhooks known. Returns
+    /// the campaign as the edit makes it, for callers that check it further (its content) before
+    /// [`Engine::edit_campaign`].
+    pub fn read_edit(&mut self, id: u64, changes: &Value) -> Result<Campaign, CampaignError> {
+        self.run_due_at(self.now());
+        self.check_edit(id, changes).map(|(campaign, _)| campaign)
+    }
+
+    /// Edits campaign `id` as [`Engine::read_edit`] reads it: journaled, then applied. Its id, creation,
+    /// publication and progress stay; a campaign scheduled for later whose schedule changed is scheduled again.
+    pub fn edit_campaign(&mut self, id: u64, changes: &Value) -> Result<(), CampaignError> {
+        let now = self.now();
+        self.run_due_at(now);
+        let (_, json) = self.check_edit(id, changes)?;
+        self.append(EDIT, now, &json!({"id": id, "campaign": json}))?;
+        self.apply_edit(id, json, now)?;
+        Ok(())
+    }
+
+    /// The edited campaign and its JSON, if its status allows every field it changes.
+    fn check_edit(&self, id: u64, changes: &Value) -> Result<(Campaign, Value), CampaignError> {
         let old = self.runner.campaign(id).ok_or(CampaignError::NotFound(id))?;
+        let saved = self.sources.get(&id).ok_or(CampaignError::NotFound(id))?;
+        let json = merge(saved, changes)?;
+        let campaign = self.read_edited(old, &json, self.now())?;
         let status = self.status(id)?;
-        let changed = [
-            (Part::Name, "name", old.name != campaign.name || old.labels != campaign.labels),
-            (Part::What, "content", old.content != campaign.content || old.webhook != campaign.webhook),
-            (
-                Part::Who,
-                "audience",
-                old.target != campaign.target
-                    || old.control_group != campaign.control_group
-                    || old.targeting_cap != campaign.targeting_cap,
-            ),
-            (Part::When, "schedule", old.when != campaign.when || old.throttle != campaign.throttle),
-        ];
-        if let Some((_, part, _)) = changed.iter().find(|(p, _, changed)| *changed && !status.allows(*p)) {
-            return Err(CampaignError::NotEditable { id, status, part });
+        if let Some((field, _)) = changed_fields(old, &campaign, &json).into_iter().find(|(_, p)| !status.allows(*p)) {
+            return Err(CampaignError::NotEditable { id, status, field });
         }
         if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook));
         }
-        self.runner.replace(campaign);
+        Ok((campaign, json))
+    }
+
+    /// `json` read as the new definition of `old`, keeping its id, creation, publication and stop.
+    fn read_edited(&self, old: &Campaign, json: &Value, at: Timestamp) -> Result<Campaign, FieldError> {
+        let zone = self.account().time_zone.clone();
+        let mut campaign = parse_campaign(json, old.id, at, &zone, &self.runner.saved)?.campaign;
+        campaign.created_at = old.created_at;
+        campaign.published_at = old.published_at;
+        campaign.stopped_at = old.stopped_at;
+        Ok(campaign)
+    }
+
+    fn apply_edit(&mut self, id: u64, json: Value, at: Timestamp) -> Result<(), FieldError> {
+        let old = self.runner.campaign(id).ok_or_else(|| FieldError::new("id", format!("no campaign with id {id}")))?;
+        let campaign = self.read_edited(old, &json, at)?;
+        self.runner.replace(campaign, at);
+        self.sources.insert(id, json);
+        self.run_due_at(at);
         Ok(())
     }
 
@@ -461,6 +493,10 @@ impl Engine {
                     }
                 }
             }
+            EDIT => {
+                let id = body["id"].as_u64().ok_or_else(|| corrupt("an edit without an id".into()))?;
+                self.apply_edit(id, body["campaign"].clone(), at).map_err(|e| corrupt(e.to_string()))?;
+            }
             PUBLISH | STOP => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt(format!("a {kind} without an id")))?;
                 if kind == PUBLISH {
@@ -534,9 +570,12 @@ mod tests {
         let second = save(&mut engine, json!({"name": "y", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
         assert_eq!((first, second), (1_800_000_001, 1_800_000_002), "ids from the clock, one more when taken");
         assert_eq!(engine.status(first), Ok(Status::Completed), "a send-now campaign with no users is done at once");
-        let mut edited = engine.campaign(first).unwrap().clone();
-        edited.name = "renamed".into();
-        assert!(matches!(engine.edit_campaign(edited), Err(CampaignError::NotEditable { part: "name", .. })));
+        let error = engine.edit_campaign(first, &json!({"name": "renamed"})).unwrap_err();
+        assert!(matches!(error, CampaignError::NotEditable { field: "name", .. }));
+        assert_eq!(
+            error.to_string(),
+            format!("name: cannot be changed while campaign {first} is Completed (nothing may change)")
+        );
         assert_eq!(engine.stop(first), Ok(()));
         assert_eq!(engine.status(first), Ok(Status::Completed), "stopping a completed campaign does nothing");
         assert_eq!(engine.stop(42), Err(CampaignError::NotFound(42)));

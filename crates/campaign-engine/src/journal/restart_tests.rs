@@ -1,5 +1,5 @@
 //! Campaigns across a restart: outcomes recorded before it settle again at their own instants (reports and
-//! `Webhook Delivered` as they were).
+//! `Webhook Delivered` as they were), and edits are journaled like every other change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +8,9 @@ use clock::{Clock, ManualClock, Timestamp};
 use serde_json::{Value, json};
 
 use super::MemoryJournal;
+use crate::campaign::lifecycle::Status;
 use crate::campaign::limits::FrequencyCap;
-use crate::engine::{Engine, WEBHOOK_DELIVERED};
+use crate::engine::{CampaignError, Engine, WEBHOOK_DELIVERED};
 use crate::profile::IdentityKind;
 use crate::report::DropReason;
 use crate::runner::{Account, Outcome, SettledOutcome};
@@ -130,4 +131,89 @@ fn an_outcome_settled_at_the_instant_of_a_later_change_replays_before_it() {
     // assert: the click is the user's second event of that instant again, so its delivery has the same id
     let after: Vec<String> = reopened.take_deliveries().into_iter().map(|d| d.id).filter(|id| *id != mailer).collect();
     assert_eq!(after, before, "the same id, for the outbox to keep once");
+}
+
+#[test]
+fn an_edit_is_journaled_so_the_edited_campaign_comes_back_after_a_restart() {
+    // arrange: a campaign for tomorrow and a live one, both published
+    let clock = Arc::new(ManualClock::new(start()));
+    let journal = MemoryJournal::new();
+    let mut engine = open(&clock, &journal, Vec::new());
+    engine.add_webhook("inkit", &Value::Null).unwrap();
+    engine.add_webhook("backup", &Value::Null).unwrap();
+    engine.upload(&json!({"d": [{"type": "profile", "identity": "a", "profileData": {"Name": "A"}}]})).unwrap();
+    let later = save(
+        &mut engine,
+        json!({"name": "Later", "webhook_endpoint_name": "inkit", "where": {},
+               "when": {"type": "later", "delivery_date_time": "20270116 09:00"}, "content": {"body": "{}"}}),
+    );
+    let live = save(
+        &mut engine,
+        json!({"name": "Cart", "webhook_endpoint_name": "inkit", "where": {},
+               "trigger": {"action": {"event": "Added To Cart"}}, "content": {"body": "{\"v\": 1}"}}),
+    );
+
+    // act
+    let moved = json!({"name": "Sooner", "when": {"type": "later", "delivery_date_time": "20270115 12:00"},
+                       "webhook_endpoint_name": "backup"});
+    engine.edit_campaign(later, &moved).unwrap();
+    let refused = engine.edit_campaign(live, &json!({"trigger": {"action": {"event": "Charged"}}}));
+    engine.edit_campaign(live, &json!({"content": {"body": "{\"v\": 2}"}, "labels": ["edited"]})).unwrap();
+    let edited = (engine.campaign(later).cloned(), engine.campaign(live).cloned());
+    let sources = (engine.campaign_source(later).cloned(), engine.campaign_source(live).cloned());
+    drop(engine);
+    let mut reopened = open(&clock, &journal, Vec::new());
+
+    // assert
+    let Err(CampaignError::NotEditable { field: "trigger", status: Status::Running, .. }) = refused else {
+        panic!("a running campaign's trigger is not editable: {refused:?}")
+    };
+    assert_eq!((reopened.campaign(later).cloned(), reopened.campaign(live).cloned()), edited);
+    assert_eq!((reopened.campaign_source(later).cloned(), reopened.campaign_source(live).cloned()), sources);
+    assert_eq!(reopened.campaign(later).unwrap().name, "Sooner");
+    assert_eq!(reopened.campaign_source(live).unwrap()["content"]["body"], "{\"v\": 2}");
+    let at = |text: &str| text.parse::<jiff::civil::DateTime>().unwrap().to_zoned(jiff::tz::TimeZone::UTC).unwrap();
+    clock.set(at("2027-01-15T12:00").timestamp());
+    let sent = reopened.take_deliveries();
+    assert_eq!(sent.len(), 1, "the run moved to the edited time");
+    assert_eq!((sent[0].campaign_id, sent[0].webhook.as_str()), (later, "backup"));
+    assert_eq!(reopened.status(later), Ok(Status::Completed));
+    clock.set(at("2027-01-16T09:00").timestamp());
+    assert!(reopened.take_deliveries().is_empty(), "nothing at the old time");
+}
+
+#[test]
+fn an_edited_trigger_listens_to_its_new_event_and_a_stopped_campaign_to_none() {
+    // arrange: a live campaign that starts tomorrow (Scheduled: its trigger may change), and one running
+    let clock = Arc::new(ManualClock::new(start()));
+    let journal = MemoryJournal::new();
+    let mut engine = open(&clock, &journal, Vec::new());
+    engine.add_webhook("inkit", &Value::Null).unwrap();
+    let tomorrow = "20270116 00:00";
+    let soon = save(
+        &mut engine,
+        json!({"name": "Soon", "webhook_endpoint_name": "inkit", "where": {}, "start": tomorrow,
+               "trigger": {"action": {"event": "Searched"}}}),
+    );
+    let running = save(
+        &mut engine,
+        json!({"name": "Now", "webhook_endpoint_name": "inkit", "where": {},
+               "trigger": {"action": {"event": "Searched"}}}),
+    );
+    assert_eq!(engine.status(soon), Ok(Status::Scheduled));
+
+    // act
+    engine.edit_campaign(soon, &json!({"trigger": {"action": {"event": "Charged"}}, "start": null})).unwrap();
+    engine.stop(running).unwrap();
+    drop(engine);
+    let mut reopened = open(&clock, &journal, Vec::new());
+    let event = |name: &str| json!({"d": [{"type": "event", "identity": "a", "evtName": name, "evtData": {}}]});
+    reopened.upload(&event("Searched")).unwrap();
+    let after_searched = reopened.take_deliveries();
+    reopened.upload(&event("Charged")).unwrap();
+    let after_charged = reopened.take_deliveries();
+
+    // assert
+    assert!(after_searched.is_empty(), "neither the old trigger nor the stopped campaign fires");
+    assert_eq!(after_charged.iter().map(|d| d.campaign_id).collect::<Vec<_>>(), [soon]);
 }

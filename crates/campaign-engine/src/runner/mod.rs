@@ -127,12 +127,19 @@ impl Runner {
         self.campaigns.values().map(|(c, _)| c)
     }
 
-    /// Replaces a campaign's definition (the caller checked the edit rules); its progress stays.
-    pub fn replace(&mut self, campaign: Campaign) {
-        if let Some((old, _)) = self.campaigns.get_mut(&campaign.id) {
-            live::unlisten(&mut self.listening, old);
-            live::listen(&mut self.listening, &campaign);
-            *old = campaign;
+    /// Replaces a campaign's definition at `at` (the caller checked the edit rules); its progress stays. A
+    /// published campaign whose schedule changed (it has not run yet: the rules allow no other) is put on the
+    /// agenda again from `at`.
+    pub fn replace(&mut self, campaign: Campaign, at: Timestamp) {
+        let id = campaign.id;
+        let Some((old, _)) = self.campaigns.get_mut(&id) else { return };
+        let rescheduled = old.when != campaign.when && old.published_at.is_some() && old.stopped_at.is_none();
+        live::unlisten(&mut self.listening, old);
+        live::listen(&mut self.listening, &campaign);
+        *old = campaign;
+        if rescheduled {
+            self.agenda.remove_campaign(id);
+            self.schedule_first(id, at);
         }
     }
 
