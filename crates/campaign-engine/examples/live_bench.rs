@@ -124,12 +124,12 @@ fn campaign(i: usize) -> Value {
                     {"name": "Price", "operator": "less_than", "value": 10}]),
     };
     let mut trigger = json!({"action": {"event": LISTENED[i % LISTENED.len()], "where": filters}});
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         trigger["delay"] = json!({"value": 10, "unit": "minutes"});
     }
     let mut campaign = json!({"name": format!("Live {i}"), "webhook_endpoint_name": "inkit", "trigger": trigger,
                               "content": {"body": "{\"to\": \"{{Profile.Name}}\"}"}});
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         campaign["segment"] =
             json!({"profile": {"name": "City", "operator": "equals", "value": format!("City {}", i % 10)}});
     } else {
