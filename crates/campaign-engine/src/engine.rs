@@ -255,7 +255,8 @@ impl Engine {
             return;
         }
         if self.settled_lately.0 != now {
-            self.settled_lately = (now, Vec::new());
+            self.settled_lately.0 = now;
+            self.settled_lately.1.clear();
         }
         self.settled_lately.1.push(delivery_id.to_owned());
         let Some((object_id, campaign)) = self.runner.settle(delivery_id, outcome) else { return };
