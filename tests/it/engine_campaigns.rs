@@ -875,7 +875,7 @@ async fn an_unknown_route_is_404_and_a_wrong_method_is_405_naming_the_allowed_me
             (
                 Method::DELETE,
                 "/tapink/v1/campaigns/7",
-                "Method DELETE is not allowed on /tapink/v1/campaigns/7; use GET",
+                "Method DELETE is not allowed on /tapink/v1/campaigns/7; use GET or PATCH",
             ),
             (Method::PUT, "/tapink/v1/campaigns", "Method PUT is not allowed on /tapink/v1/campaigns; use GET or POST"),
             (

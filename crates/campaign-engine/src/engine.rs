@@ -6,6 +6,13 @@
 //! refuses is not applied, and [`Engine::open`] rebuilds the same engine by applying the journal again, each
 //! entry at the instant it was accepted, with the campaigns' due work done in between, so the same deliveries
 //! (with the same ids) come out again: the dispatcher's outbox keeps each once.
+//!
+//! Outcomes are not journaled: the dispatcher's outbox keeps them, each with its instant. Whoever opens the
+//! engine passes them in ([`Engine::open_with_account`]), and the replay settles each at its own instant
+//! among the journal's entries, as it was settled the first time: reports, `Webhook Delivered` events and
+//! what they trigger come out the same (docs/decisions.md). Only when outcomes were settled at the very
+//! instant of the next change (simulated time) does the journal say which, so that the replay puts them
+//! before that change and not after it.
 
 use std::sync::Arc;
 
@@ -13,7 +20,8 @@ use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
 
 use crate::campaign::Campaign;
-use crate::campaign::lifecycle::{Part, Status};
+use crate::campaign::edit::{changed_fields, merge};
+use crate::campaign::lifecycle::Status;
 use crate::campaign::spec::{CampaignSpec, parse_campaign};
 use crate::delete::ProfileDeletion;
 use crate::delivery::Delivery;
@@ -23,7 +31,7 @@ use crate::ingest::apply_records;
 use crate::journal::{Journal, JournalError, MemoryJournal};
 use crate::profile::IdentityKind;
 use crate::report::CampaignReport;
-use crate::runner::{Account, Outcome, Runner};
+use crate::runner::{Account, Outcome, Runner, SettledOutcome};
 use crate::segment::{SavedSegments, Segment};
 use crate::store::MemoryStore;
 use crate::upload::{UploadError, UploadOutcome, validate_upload};
@@ -34,11 +42,16 @@ const UPLOAD: &str = "upload";
 const DELETE: &str = "delete";
 /// Journal kind of a saved campaign: `{"id": ID, "campaign": <the campaign JSON as sent>}`.
 const CAMPAIGN: &str = "campaign";
+/// Journal kind of an edited campaign: `{"id": ID, "campaign": <its whole JSON after the edit>}`.
+const EDIT: &str = "edit";
 /// Journal kind of a publication or a stop: `{"id": ID}`.
 const PUBLISH: &str = "publish";
 const STOP: &str = "stop";
 /// Journal kind of a saved segment: `{"id", "name", "segment": <its JSON>}`.
 const SEGMENT: &str = "segment";
+/// Journal kind of the outcomes settled at the instant of the entry that follows and before it:
+/// `{"ids": [delivery ids]}` (see [`Engine::settle`]).
+const SETTLED: &str = "settled";
 /// Journal kind of a webhook made known: `{"name": NAME, "definition": <its JSON, or null>}`.
 const WEBHOOK: &str = "webhook";
 
@@ -52,8 +65,9 @@ pub enum CampaignError {
     NotFound(u64),
     #[error("unknown webhook {0:?}: create it first (Settings > Channels > Webhook)")]
     UnknownWebhook(String),
-    #[error("campaign {id} is {}: its {part} cannot be changed", status.label())]
-    NotEditable { id: u64, status: Status, part: &'static str },
+    /// An edit changes `field`, which the campaign's status does not allow (clevertap.md 5.1).
+    #[error("{field}: cannot be changed while campaign {id} is {} ({})", status.label(), status.editable())]
+    NotEditable { id: u64, status: Status, field: &'static str },
     #[error("campaign {0} is already published")]
     AlreadyPublished(u64),
     /// Stopping is for good (clevertap.md 5.1), a draft's too.
@@ -78,6 +92,11 @@ pub struct Engine {
     journal: Box<dyn Journal>,
     /// Each campaign's JSON as it was saved, to show it back.
     sources: std::collections::HashMap<u64, Value>,
+    /// The deliveries settled at one instant since the last journal entry: if the next entry is at that same
+    /// instant, a [`SETTLED`] entry before it tells the replay they came first.
+    settled_lately: (Timestamp, Vec<String>),
+    /// While opening: the outcomes to settle again, by instant then id.
+    replaying: std::collections::BTreeMap<(Timestamp, String), Outcome>,
 }
 
 impl Engine {
@@ -96,30 +115,65 @@ impl Engine {
             ready: Vec::new(),
             journal: Box::new(MemoryJournal::new()),
             sources: std::collections::HashMap::new(),
+            settled_lately: (Timestamp::UNIX_EPOCH, Vec::new()),
+            replaying: std::collections::BTreeMap::new(),
         }
     }
 
-    /// The engine `journal` describes, with the default account.
+    /// The engine `journal` describes, with the default account and no outcomes to settle again.
     pub fn open(clock: Arc<dyn Clock>, journal: Box<dyn Journal>) -> Result<Self, JournalError> {
-        Engine::open_with_account(clock, Account::default(), journal)
+        Engine::open_with_account(clock, Account::default(), journal, Vec::new())
     }
 
-    /// The engine `journal` describes: every entry applied again, in order, at the `now` it was accepted at. The
-    /// engine then appends each change it accepts to `journal`. An entry that cannot be applied is an error
-    /// rather than skipped, so nothing accepted is silently lost.
+    /// The engine `journal` describes: every entry applied again, in order, at the `now` it was accepted at,
+    /// and, among them, each of `settled` (the outcomes the dispatcher recorded before the restart) settled
+    /// again at its own instant: before the first entry after it, or, at the same instant, where the journal
+    /// says. The engine then appends each change it accepts to `journal`. An entry that cannot be applied is
+    /// an error rather than skipped, so nothing accepted is silently lost; an outcome of a delivery the replay
+    /// does not make is ignored.
     pub fn open_with_account(
         clock: Arc<dyn Clock>,
         account: Account,
         mut journal: Box<dyn Journal>,
+        settled: Vec<SettledOutcome>,
     ) -> Result<Self, JournalError> {
         let mut engine = Engine::with_account(clock, account);
+        engine.replaying = settled.into_iter().map(|s| ((s.at, s.delivery_id), s.outcome)).collect();
         let mut seq = 0;
         journal.replay(&mut |kind, at, body| {
             seq += 1;
+            engine.settle_replayed(|t| t < at);
             engine.apply(seq, kind, at, &body)
         })?;
+        // Outcomes after the clock's now cannot be (the clock never goes back); any left are dropped.
+        let now = engine.now();
+        engine.settle_replayed(|t| t <= now);
+        engine.replaying.clear();
         engine.journal = journal;
         Ok(engine)
+    }
+
+    /// While opening: settles, in order, the outcomes whose instant is `before` (the next entry's), each at its
+    /// instant, with the work due by then done first.
+    fn settle_replayed(&mut self, before: impl Fn(Timestamp) -> bool) {
+        while let Some(first) = self.replaying.first_entry() {
+            if !before(first.key().0) {
+                break;
+            }
+            let ((at, id), outcome) = first.remove_entry();
+            self.run_due_at(at);
+            self.settle_at(&id, &outcome, at);
+        }
+    }
+
+    /// Appends an entry to the journal, after a [`SETTLED`] entry if deliveries were settled at this instant
+    /// since the last one.
+    fn append(&mut self, kind: &str, at: Timestamp, body: &Value) -> Result<(), JournalError> {
+        if self.settled_lately.0 == at && !self.settled_lately.1.is_empty() {
+            self.journal.append(SETTLED, at, &json!({ "ids": self.settled_lately.1 }))?;
+        }
+        self.settled_lately.1.clear();
+        self.journal.append(kind, at, body)
     }
 
     /// The engine's present, from its clock.
@@ -143,7 +197,7 @@ impl Engine {
         let now = self.now();
         let validated = validate_upload(body, now)?;
         if validated.outcome.processed > 0 {
-            self.journal.append(UPLOAD, now, body).map_err(UploadError::NotStored)?;
+            self.append(UPLOAD, now, body).map_err(UploadError::NotStored)?;
         }
         self.apply_upload(validated.records, now);
         Ok(validated.outcome)
@@ -152,9 +206,7 @@ impl Engine {
     fn apply_upload(&mut self, records: Vec<(usize, crate::upload::Record)>, now: Timestamp) {
         self.run_due_at(now);
         let runner = &mut self.runner;
-        apply_records(&mut self.store, records, now, &mut |store, event| {
-            runner.on_event(store, event, same_instant_before(store, event), now);
-        });
+        apply_records(&mut self.store, records, now, &mut |store, event| runner.on_event(store, event, now));
         self.run_due_at(now);
     }
 
@@ -166,7 +218,7 @@ impl Engine {
             return Ok(0);
         }
         let now = self.now();
-        self.journal.append(DELETE, now, &deletion.to_json())?;
+        self.append(DELETE, now, &deletion.to_json())?;
         Ok(self.store.delete_profiles(&found))
     }
 
@@ -192,17 +244,28 @@ impl Engine {
     }
 
     /// The dispatcher's word on a delivery: fills the campaign's report and, when the account raises it,
-    /// records `Webhook Delivered` on the user (which live campaigns and goals can listen to).
+    /// records `Webhook Delivered` on the user (which live campaigns and goals can listen to). Not journaled:
+    /// the outbox keeps outcomes, and [`Engine::open_with_account`] is given them.
     pub fn settle(&mut self, delivery_id: &str, outcome: &Outcome) {
-        let now = self.now();
+        self.settle_at(delivery_id, outcome, self.now());
+    }
+
+    fn settle_at(&mut self, delivery_id: &str, outcome: &Outcome, now: Timestamp) {
+        if !self.runner.awaits_outcome(delivery_id) {
+            return;
+        }
+        if self.settled_lately.0 != now {
+            self.settled_lately.0 = now;
+            self.settled_lately.1.clear();
+        }
+        self.settled_lately.1.push(delivery_id.to_owned());
         let Some((object_id, campaign)) = self.runner.settle(delivery_id, outcome) else { return };
         let mut properties = Map::new();
         properties.insert("CT Source".into(), json!("Webhook"));
         properties.insert("Campaign Id".into(), json!(campaign));
         self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties.clone(), now, now);
         let event = Event { object_id, name: WEBHOOK_DELIVERED.into(), properties, ts: now };
-        let n = same_instant_before(&self.store, &event);
-        self.runner.on_event(&self.store, &event, n, now);
+        self.runner.on_event(&self.store, &event, now);
     }
 
     /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the
@@ -212,7 +275,7 @@ impl Engine {
         if self.webhooks.get(name) == Some(definition) {
             return Ok(());
         }
-        self.journal.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
+        self.append(WEBHOOK, self.now(), &json!({"name": name, "definition": definition}))?;
         self.webhooks.insert(name.to_owned(), definition.clone());
         Ok(())
     }
@@ -234,7 +297,7 @@ impl Engine {
         // Checked on a copy (ids, references, cycles), so that what is journaled is what will be applied.
         let mut saved = self.runner.saved.clone();
         saved.save(id, name, segment)?;
-        self.journal.append(SEGMENT, self.now(), &json!({"id": id, "name": name, "segment": json}))?;
+        self.append(SEGMENT, self.now(), &json!({"id": id, "name": name, "segment": json}))?;
         self.runner.saved = saved;
         Ok(())
     }
@@ -267,7 +330,7 @@ impl Engine {
         if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook.clone()));
         }
-        self.journal.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
+        self.append(CAMPAIGN, self.now(), &json!({"id": campaign.id, "campaign": json}))?;
         self.sources.insert(campaign.id, json.clone());
         Ok(self.add_campaign(campaign.clone()))
     }
@@ -285,31 +348,59 @@ impl Engine {
         id
     }
 
-    /// Replaces a campaign's definition where its status allows each part that changed. (Not journaled: edits
-    /// are kept for the life of the process.)
-    pub fn edit_campaign(&mut self, campaign: Campaign) -> Result<(), CampaignError> {
-        let id = campaign.id;
+    /// Reads an edit of campaign `id` at the clock's now without applying it: `changes` (a JSON merge patch of
+    /// the campaign's JSON as saved, see [`merge`]) applied to its JSON, read again, and checked against the edit
+    /// rules of its status (each field changed must be one the status allows) and the webhooks known. Returns
+    /// the campaign as the edit makes it, for callers that check it further (its content) before
+    /// [`Engine::edit_campaign`].
+    pub fn read_edit(&mut self, id: u64, changes: &Value) -> Result<Campaign, CampaignError> {
+        self.run_due_at(self.now());
+        self.check_edit(id, changes).map(|(campaign, _)| campaign)
+    }
+
+    /// Edits campaign `id` as [`Engine::read_edit`] reads it: journaled, then applied. Its id, creation,
+    /// publication and progress stay; a campaign scheduled for later whose schedule changed is scheduled again.
+    pub fn edit_campaign(&mut self, id: u64, changes: &Value) -> Result<(), CampaignError> {
+        let now = self.now();
+        self.run_due_at(now);
+        let (_, json) = self.check_edit(id, changes)?;
+        self.append(EDIT, now, &json!({"id": id, "campaign": json}))?;
+        self.apply_edit(id, json, now)?;
+        Ok(())
+    }
+
+    /// The edited campaign and its JSON, if its status allows every field it changes.
+    fn check_edit(&self, id: u64, changes: &Value) -> Result<(Campaign, Value), CampaignError> {
         let old = self.runner.campaign(id).ok_or(CampaignError::NotFound(id))?;
+        let saved = self.sources.get(&id).ok_or(CampaignError::NotFound(id))?;
+        let json = merge(saved, changes)?;
+        let campaign = self.read_edited(old, &json, self.now())?;
         let status = self.status(id)?;
-        let changed = [
-            (Part::Name, "name", old.name != campaign.name || old.labels != campaign.labels),
-            (Part::What, "content", old.content != campaign.content || old.webhook != campaign.webhook),
-            (
-                Part::Who,
-                "audience",
-                old.target != campaign.target
-                    || old.control_group != campaign.control_group
-                    || old.targeting_cap != campaign.targeting_cap,
-            ),
-            (Part::When, "schedule", old.when != campaign.when || old.throttle != campaign.throttle),
-        ];
-        if let Some((_, part, _)) = changed.iter().find(|(p, _, changed)| *changed && !status.allows(*p)) {
-            return Err(CampaignError::NotEditable { id, status, part });
+        if let Some((field, _)) = changed_fields(old, &campaign, &json).into_iter().find(|(_, p)| !status.allows(*p)) {
+            return Err(CampaignError::NotEditable { id, status, field });
         }
         if !self.webhooks.contains_key(&campaign.webhook) {
             return Err(CampaignError::UnknownWebhook(campaign.webhook));
         }
-        self.runner.replace(campaign);
+        Ok((campaign, json))
+    }
+
+    /// `json` read as the new definition of `old`, keeping its id, creation, publication and stop.
+    fn read_edited(&self, old: &Campaign, json: &Value, at: Timestamp) -> Result<Campaign, FieldError> {
+        let zone = self.account().time_zone.clone();
+        let mut campaign = parse_campaign(json, old.id, at, &zone, &self.runner.saved)?.campaign;
+        campaign.created_at = old.created_at;
+        campaign.published_at = old.published_at;
+        campaign.stopped_at = old.stopped_at;
+        Ok(campaign)
+    }
+
+    fn apply_edit(&mut self, id: u64, json: Value, at: Timestamp) -> Result<(), FieldError> {
+        let old = self.runner.campaign(id).ok_or_else(|| FieldError::new("id", format!("no campaign with id {id}")))?;
+        let campaign = self.read_edited(old, &json, at)?;
+        self.runner.replace(campaign, at);
+        self.sources.insert(id, json);
+        self.run_due_at(at);
         Ok(())
     }
 
@@ -322,7 +413,7 @@ impl Engine {
         if campaign.stopped_at.is_some() {
             return Err(CampaignError::StoppedForGood(id));
         }
-        self.journal.append(PUBLISH, self.now(), &json!({"id": id}))?;
+        self.append(PUBLISH, self.now(), &json!({"id": id}))?;
         self.apply_publish(id, self.now());
         Ok(())
     }
@@ -340,7 +431,7 @@ impl Engine {
         if matches!(self.status(id)?, Status::Completed | Status::Stopped) {
             return Ok(());
         }
-        self.journal.append(STOP, self.now(), &json!({"id": id}))?;
+        self.append(STOP, self.now(), &json!({"id": id}))?;
         self.runner.stop(id, self.now());
         Ok(())
     }
@@ -395,6 +486,18 @@ impl Engine {
                     Segment::parse(&body["segment"], &self.runner.saved).map_err(|e| corrupt(e.to_string()))?;
                 self.runner.saved.save(id, name, segment).map_err(|e| corrupt(e.to_string()))?;
             }
+            SETTLED => {
+                let ids = body["ids"].as_array().ok_or_else(|| corrupt("settled without ids".into()))?;
+                for id in ids.iter().filter_map(Value::as_str) {
+                    if let Some(outcome) = self.replaying.remove(&(at, id.to_owned())) {
+                        self.settle_at(id, &outcome, at);
+                    }
+                }
+            }
+            EDIT => {
+                let id = body["id"].as_u64().ok_or_else(|| corrupt("an edit without an id".into()))?;
+                self.apply_edit(id, body["campaign"].clone(), at).map_err(|e| corrupt(e.to_string()))?;
+            }
             PUBLISH | STOP => {
                 let id = body["id"].as_u64().ok_or_else(|| corrupt(format!("a {kind} without an id")))?;
                 if kind == PUBLISH {
@@ -407,13 +510,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// How many of the user's events share this event's instant and came before it (0 for most events): tells
-/// apart two triggers of one user at one instant.
-fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
-    let same = store.events_of(&event.object_id).iter().filter(|e| e.ts == event.ts).count();
-    u32::try_from(same.saturating_sub(1)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -475,9 +571,12 @@ mod tests {
         let second = save(&mut engine, json!({"name": "y", "webhook_endpoint_name": "inkit", "where": {}})).unwrap();
         assert_eq!((first, second), (1_800_000_001, 1_800_000_002), "ids from the clock, one more when taken");
         assert_eq!(engine.status(first), Ok(Status::Completed), "a send-now campaign with no users is done at once");
-        let mut edited = engine.campaign(first).unwrap().clone();
-        edited.name = "renamed".into();
-        assert!(matches!(engine.edit_campaign(edited), Err(CampaignError::NotEditable { part: "name", .. })));
+        let error = engine.edit_campaign(first, &json!({"name": "renamed"})).unwrap_err();
+        assert!(matches!(error, CampaignError::NotEditable { field: "name", .. }));
+        assert_eq!(
+            error.to_string(),
+            format!("name: cannot be changed while campaign {first} is Completed (nothing may change)")
+        );
         assert_eq!(engine.stop(first), Ok(()));
         assert_eq!(engine.status(first), Ok(Status::Completed), "stopping a completed campaign does nothing");
         assert_eq!(engine.stop(42), Err(CampaignError::NotFound(42)));

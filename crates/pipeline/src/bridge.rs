@@ -1,6 +1,7 @@
 //! Between the engine and the dispatcher: a campaign's content registered with the dispatcher the first
 //! time one of its deliveries is handed over, the engine's deliveries turned into the dispatcher's, and
-//! every final outcome told back to the engine, whose reports and `Webhook Delivered` events follow.
+//! every final outcome told back to the engine, whose reports and `Webhook Delivered` events follow; after a
+//! restart, the outcomes the outbox kept are handed to the engine as it opens ([`settled_outcomes`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,11 +10,12 @@ use campaign_engine::Engine;
 use campaign_engine::campaign::Campaign;
 use campaign_engine::campaign::content::{BodyFormat, Content as EngineContent};
 use campaign_engine::delivery::Delivery as EngineDelivery;
-use campaign_engine::runner::Outcome;
+use campaign_engine::runner::{Outcome, SettledOutcome};
 use clock::Clock;
 use webhook_dispatcher::body::ContentFormat;
 use webhook_dispatcher::delivery::{Delivery, DeliveryState};
 use webhook_dispatcher::dispatcher::{CampaignContent, DispatchError, Dispatcher, OutcomeSink};
+use webhook_dispatcher::outbox::{Outbox, OutboxError};
 use webhook_dispatcher::payload::ProfileFields;
 use webhook_dispatcher::webhook::Content;
 
@@ -62,6 +64,34 @@ pub fn dispatcher_delivery(d: EngineDelivery) -> Delivery {
         event: d.event,
         created_at: d.created_at,
     }
+}
+
+/// The engine's word for a delivery's final state (`None` while it is pending).
+pub fn engine_outcome(state: &DeliveryState) -> Option<Outcome> {
+    match state {
+        DeliveryState::Delivered { .. } => Some(Outcome::Delivered),
+        DeliveryState::DeadLetter { reason, .. } => Some(Outcome::Failed(reason.clone())),
+        DeliveryState::NotSent { reason, .. } => Some(Outcome::NotSent(reason.clone())),
+        DeliveryState::Pending { .. } => None,
+    }
+}
+
+/// Every outcome the outbox keeps, with its instant, for the engine to settle again while it replays its
+/// journal (`Engine::open_with_account`): the reports after a restart are those before it.
+pub fn settled_outcomes(outbox: &dyn Outbox) -> Result<Vec<SettledOutcome>, OutboxError> {
+    Ok(outbox
+        .final_states()?
+        .into_iter()
+        .filter_map(|(delivery_id, state)| {
+            let at = match &state {
+                DeliveryState::Delivered { at, .. }
+                | DeliveryState::DeadLetter { at, .. }
+                | DeliveryState::NotSent { at, .. } => *at,
+                DeliveryState::Pending { .. } => return None,
+            };
+            Some(SettledOutcome { delivery_id, outcome: engine_outcome(&state)?, at })
+        })
+        .collect())
 }
 
 /// Hands the engine's deliveries to the dispatcher.
@@ -170,12 +200,7 @@ impl EngineSink {
 
 impl OutcomeSink for EngineSink {
     fn settled(&self, delivery: &Delivery, state: &DeliveryState, attempts: u32) {
-        let outcome = match state {
-            DeliveryState::Delivered { .. } => Outcome::Delivered,
-            DeliveryState::DeadLetter { reason, .. } => Outcome::Failed(reason.clone()),
-            DeliveryState::NotSent { reason, .. } => Outcome::NotSent(reason.clone()),
-            DeliveryState::Pending { .. } => return,
-        };
+        let Some(outcome) = engine_outcome(state) else { return };
         {
             let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
             match outcome {

@@ -17,7 +17,7 @@ use webhook_dispatcher::client::HttpClient;
 use webhook_dispatcher::dispatcher::{DispatchError, Dispatcher, StepReport};
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
 
-use crate::bridge::{Bridge, EngineSink, SharedEngine, lock};
+use crate::bridge::{Bridge, EngineSink, SharedEngine, lock, settled_outcomes};
 use crate::channel::PipelineChannel;
 use crate::config::{PipelineConfig, Storage, TimeMode};
 
@@ -108,7 +108,10 @@ impl Pipeline {
             Storage::Memory => Engine::with_account(clock.clone(), config.account.clone()),
             Storage::DataDir(dir) => {
                 let journal = SqliteJournal::open_in(dir)?;
-                Engine::open_with_account(clock.clone(), config.account.clone(), Box::new(journal))?
+                // Outcomes settled before a restart are in the outbox, not the journal: the engine settles
+                // them again as it replays, so its reports are those it had (docs/decisions.md).
+                let settled = settled_outcomes(outbox.as_ref())?;
+                Engine::open_with_account(clock.clone(), config.account.clone(), Box::new(journal), settled)?
             }
         };
         let engine: SharedEngine = Arc::new(std::sync::Mutex::new(engine));

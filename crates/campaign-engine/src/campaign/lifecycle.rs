@@ -29,7 +29,7 @@ pub enum Part {
     Who,
     /// The content.
     What,
-    /// The schedule and delivery settings.
+    /// The schedule and trigger, the delivery settings (limits, frequency caps, throttle) and the goal.
     When,
 }
 
@@ -56,6 +56,15 @@ impl Status {
         }
     }
 
+    /// What an edit may change in this status, in words, for the error that refuses one.
+    pub fn editable(self) -> &'static str {
+        match self {
+            Status::Draft | Status::Scheduled => "anything may change",
+            Status::Running | Status::AwaitingNextRun => "only name, labels and content may change",
+            Status::Completed | Status::Stopped => "nothing may change",
+        }
+    }
+
     /// Whether the campaign can still send.
     pub fn is_active(self) -> bool {
         matches!(self, Status::Scheduled | Status::Running | Status::AwaitingNextRun)
@@ -73,5 +82,6 @@ mod tests {
         assert!(Status::Running.allows(Part::Name) && !Status::Running.allows(Part::Who));
         assert!(!Status::Completed.allows(Part::Name) && !Status::Stopped.allows(Part::What));
         assert_eq!(Status::AwaitingNextRun.label(), "Awaiting Next Run");
+        assert_eq!(Status::Running.editable(), "only name, labels and content may change");
     }
 }

@@ -25,7 +25,12 @@ pub struct EventMatch {
 
 impl EventMatch {
     pub fn matches(&self, event: &Event) -> bool {
-        Event::key(&event.name) == self.key && crate::query::event_filters_hold(&self.key, &self.filters, event)
+        Event::key(&event.name) == self.key && self.filters_hold(event)
+    }
+
+    /// Whether the property filters hold on `event`, whose name is known to match.
+    pub fn filters_hold(&self, event: &Event) -> bool {
+        crate::query::event_filters_hold(&self.key, &self.filters, event)
     }
 
     /// Reads `{"event": NAME, "where": [filters]}` (or `event_properties` for the filters).

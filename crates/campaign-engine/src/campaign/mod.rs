@@ -3,6 +3,7 @@
 
 pub mod audience;
 pub mod content;
+pub mod edit;
 pub mod goal;
 pub mod lifecycle;
 pub mod limits;

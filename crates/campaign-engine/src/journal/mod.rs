@@ -49,4 +49,6 @@ pub enum JournalError {
 }
 
 #[cfg(test)]
+mod restart_tests;
+#[cfg(test)]
 mod tests;

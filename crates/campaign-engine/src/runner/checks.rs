@@ -79,9 +79,18 @@ impl Runner {
         let Some(profile) = store.find(IdentityKind::ObjectId, &candidate.object_id) else { return };
         let id = Delivery::id_for(campaign.id, candidate.run, &candidate.object_id);
         progress.report.run(candidate.report_run).handed += 1;
-        let exposure =
-            Exposure { campaign: campaign.id, report_run: candidate.report_run, at, control: false, converted: false };
-        self.exposures.entry(candidate.object_id.clone()).or_default().push(exposure);
+        // Exposures are for conversions: a campaign without a goal needs none (its goal cannot be added once
+        // it has sent: the edit rules allow that only before its first run).
+        if campaign.goal.is_some() {
+            let exposure = Exposure {
+                campaign: campaign.id,
+                report_run: candidate.report_run,
+                at,
+                control: false,
+                converted: false,
+            };
+            self.exposures.entry(candidate.object_id.clone()).or_default().push(exposure);
+        }
         let handed =
             Handed { campaign: campaign.id, report_run: candidate.report_run, object_id: candidate.object_id.clone() };
         self.handed.insert(id.clone(), handed);

@@ -7,10 +7,12 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 
+use foldhash::HashMap;
+
 use super::Runner;
 use super::agenda::{Candidate, Item};
-use crate::campaign::When;
-use crate::campaign::live::LiveTrigger;
+use crate::campaign::live::{EventMatch, LiveTrigger};
+use crate::campaign::{Campaign, When};
 use crate::delivery::RunKey;
 use crate::event::Event;
 use crate::profile::{IdentityKind, date_value};
@@ -26,22 +28,65 @@ fn day_of(at: Timestamp, zone: &TimeZone) -> Date {
     at.to_zoned(zone.clone()).date()
 }
 
+/// Adds a campaign to the index of live campaigns by starting event (if it has one), keeping ids in order.
+pub(super) fn listen(listening: &mut HashMap<String, Vec<u64>>, campaign: &Campaign) {
+    if let Some(starting) = starting_event(campaign) {
+        let ids = listening.entry(starting.key.clone()).or_default();
+        if let Err(at) = ids.binary_search(&campaign.id) {
+            ids.insert(at, campaign.id);
+        }
+    }
+}
+
+/// Takes a campaign out of the index of live campaigns (stopped, or its trigger edited).
+pub(super) fn unlisten(listening: &mut HashMap<String, Vec<u64>>, campaign: &Campaign) {
+    let Some(starting) = starting_event(campaign) else { return };
+    if let Some(ids) = listening.get_mut(&starting.key) {
+        ids.retain(|id| *id != campaign.id);
+        if ids.is_empty() {
+            listening.remove(&starting.key);
+        }
+    }
+}
+
+fn starting_event(campaign: &Campaign) -> Option<&EventMatch> {
+    match &campaign.when {
+        When::Live { trigger, .. } => trigger.starting_event(),
+        When::Scheduled(_) => None,
+    }
+}
+
+/// How many of the user's events share this event's instant and came before it (0 for most events): tells
+/// apart two triggers of one user at one instant. The user's events are in time order, the event among them.
+fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
+    let events = store.events_of(&event.object_id);
+    let same = events.partition_point(|e| e.ts <= event.ts) - events.partition_point(|e| e.ts < event.ts);
+    u32::try_from(same.saturating_sub(1)).unwrap_or(u32::MAX)
+}
+
 impl Runner {
-    pub(super) fn trigger_live(&mut self, store: &MemoryStore, event: &Event, n: u32, now: Timestamp) {
+    /// Queues the user of `event` for the live campaigns it starts: only those listening to its name are
+    /// looked at, in id order.
+    pub(super) fn trigger_live(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
+        let Some(ids) = self.listening.get(Event::key(&event.name).as_str()) else { return };
         let Some(profile) = store.find(IdentityKind::ObjectId, &event.object_id) else { return };
         let events = store.events_of(&event.object_id);
-        let report_run = yyyymmdd(day_of(now, &self.account.time_zone));
+        let mut report_run = None;
+        let mut n = None;
         let mut queue = Vec::new();
         let mut held_out = Vec::new();
-        for (campaign, progress) in self.campaigns.values_mut() {
+        for id in ids {
+            let Some((campaign, progress)) = self.campaigns.get_mut(id) else { continue };
             if !campaign.live_at(now) {
                 continue;
             }
             let When::Live { trigger, .. } = &campaign.when else { continue };
             let Some(starting) = trigger.starting_event() else { continue };
-            if !starting.matches(event) || !campaign.target.holds(profile, events, &self.saved, now) {
+            if !starting.filters_hold(event) || !campaign.target.holds(profile, events, &self.saved, now) {
                 continue;
             }
+            let report_run = *report_run.get_or_insert_with(|| yyyymmdd(day_of(now, &self.account.time_zone)));
+            let n = *n.get_or_insert_with(|| same_instant_before(store, event));
             match trigger {
                 LiveTrigger::Action { delay, .. } => {
                     let report = progress.report.run(report_run);

@@ -52,7 +52,17 @@ pub enum Outcome {
     NotSent(String),
 }
 
-/// A user who got a message or was held in the control group, for conversions.
+/// A delivery's final outcome as the dispatcher recorded it, and when: what [`crate::Engine::open_with_account`]
+/// settles again while it replays the journal, so that reports after a restart count what was settled
+/// before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledOutcome {
+    pub delivery_id: String,
+    pub outcome: Outcome,
+    pub at: Timestamp,
+}
+
+/// A user who got a message or was held in the control group, for conversions (of campaigns with a goal).
 #[derive(Debug, Clone)]
 struct Exposure {
     campaign: u64,
@@ -88,6 +98,9 @@ pub struct Runner {
     sends: HashMap<String, SendLog>,
     exposures: HashMap<String, Vec<Exposure>>,
     handed: HashMap<String, Handed>,
+    /// Live campaigns (action and inaction) by the key ([`Event::key`]) of the event that starts them, in id
+    /// order: an incoming event looks only at the campaigns that listen to its name.
+    listening: HashMap<String, Vec<u64>>,
 }
 
 impl Runner {
@@ -99,6 +112,7 @@ impl Runner {
     pub fn add(&mut self, campaign: Campaign) {
         let id = campaign.id;
         let published = campaign.published_at;
+        live::listen(&mut self.listening, &campaign);
         self.campaigns.insert(id, (campaign, Progress::default()));
         if let Some(at) = published {
             self.schedule_first(id, at);
@@ -113,10 +127,19 @@ impl Runner {
         self.campaigns.values().map(|(c, _)| c)
     }
 
-    /// Replaces a campaign's definition (the caller checked the edit rules); its progress stays.
-    pub fn replace(&mut self, campaign: Campaign) {
-        if let Some((old, _)) = self.campaigns.get_mut(&campaign.id) {
-            *old = campaign;
+    /// Replaces a campaign's definition at `at` (the caller checked the edit rules); its progress stays. A
+    /// published campaign whose schedule changed (it has not run yet: the rules allow no other) is put on the
+    /// agenda again from `at`.
+    pub fn replace(&mut self, campaign: Campaign, at: Timestamp) {
+        let id = campaign.id;
+        let Some((old, _)) = self.campaigns.get_mut(&id) else { return };
+        let rescheduled = old.when != campaign.when && old.published_at.is_some() && old.stopped_at.is_none();
+        live::unlisten(&mut self.listening, old);
+        live::listen(&mut self.listening, &campaign);
+        *old = campaign;
+        if rescheduled {
+            self.agenda.remove_campaign(id);
+            self.schedule_first(id, at);
         }
     }
 
@@ -139,6 +162,7 @@ impl Runner {
             return;
         }
         campaign.stopped_at = Some(at);
+        live::unlisten(&mut self.listening, campaign);
         for item in self.agenda.remove_campaign(id) {
             if let Item::Candidate(c) | Item::Send(c) = item {
                 progress.report.run(c.report_run).drop(DropReason::Stopped);
@@ -200,11 +224,16 @@ impl Runner {
         out
     }
 
-    /// A new event of a user, arrived at `now`: live campaigns it triggers are queued, conversion goals it
-    /// meets are counted. `n` tells apart events of one user at the same instant.
-    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, n: u32, now: Timestamp) {
+    /// A new event of a user (already in `store`), arrived at `now`: live campaigns it triggers are queued,
+    /// conversion goals it meets are counted.
+    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
         self.count_conversion(event);
-        self.trigger_live(store, event, n, now);
+        self.trigger_live(store, event, now);
+    }
+
+    /// Whether the delivery `delivery_id` was handed on and has no outcome yet.
+    pub fn awaits_outcome(&self, delivery_id: &str) -> bool {
+        self.handed.contains_key(delivery_id)
     }
 
     /// The dispatcher's word on a delivery. Returns the `Webhook Delivered` event to record on the user,
@@ -224,6 +253,9 @@ impl Runner {
 
     /// Notes a user held in the control group, whose goal events count as control-group conversions.
     fn expose_control(&mut self, object_id: &str, campaign: u64, report_run: u32, at: Timestamp) {
+        if self.campaigns.get(&campaign).is_none_or(|(c, _)| c.goal.is_none()) {
+            return;
+        }
         let exposure = Exposure { campaign, report_run, at, control: true, converted: false };
         self.exposures.entry(object_id.to_owned()).or_default().push(exposure);
     }

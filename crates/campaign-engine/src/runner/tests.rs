@@ -86,7 +86,7 @@ fn live(id: u64, trigger: Value) -> Campaign {
 fn event(runner: &mut Runner, store: &mut MemoryStore, user: &str, name: &str, p: Value, at: Timestamp) {
     let object_id = store.add_event((IdentityKind::Identity, user), name, props(p.clone()), at, at).to_owned();
     let e = Event { object_id, name: name.into(), properties: props(p), ts: at };
-    runner.on_event(store, &e, 0, at);
+    runner.on_event(store, &e, at);
 }
 
 fn users(deliveries: &[Delivery]) -> Vec<String> {

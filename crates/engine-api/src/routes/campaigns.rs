@@ -3,7 +3,9 @@
 //! later, each campaign with its status, definition and report, and Preview and Test for one user.
 //!
 //! - `GET /tapink/v1/campaigns`, `POST /tapink/v1/campaigns` (the campaign JSON; `draft: true` saves without
-//!   publishing), `GET /tapink/v1/campaigns/{id}`, `POST …/{id}/publish`, `POST …/{id}/stop`;
+//!   publishing), `GET /tapink/v1/campaigns/{id}`, `PATCH /tapink/v1/campaigns/{id}` (the fields to change, as
+//!   a JSON merge patch of the campaign's JSON, under CleverTap's edit rules), `POST …/{id}/publish`,
+//!   `POST …/{id}/stop`;
 //! - `POST …/{id}/preview` and `POST …/{id}/test` with `{"identity"|"email"|"objectId": …}` (a stored user) or
 //!   `{"profile": {…}}` (properties given here), and optionally `"event": {…}`: the request as it would be
 //!   sent, or the endpoint's answer to one real send. Both need the webhook channel (`tapink up`).
@@ -41,6 +43,34 @@ pub async fn create(State(state): State<Arc<ApiState>>, body: Bytes) -> Result<R
 
 pub async fn get_one(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     show(&state, parse_id(&id)?)
+}
+
+/// An edit: the body is a JSON merge patch of the campaign's JSON as saved (`{"name": "New"}`, `{"content":
+/// {"body": …}}`, a field set to `null` removed). The engine refuses a field the campaign's status does not
+/// let change (409, naming the field); the channel checks the edited content before it is kept.
+pub async fn edit(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let changes = json_body::parse(&body)?;
+    {
+        let mut engine = state.engine();
+        let before = engine.campaign(id).cloned();
+        let edited = engine.read_edit(id, &changes).map_err(campaign_error)?;
+        if let Some(channel) = &state.channel {
+            channel.check_campaign(&edited).map_err(|e| ApiError::field("content", e.message))?;
+        }
+        if let Err(e) = engine.edit_campaign(id, &changes) {
+            // Not kept (the journal refused it): the channel goes back to the content as it was.
+            if let (Some(channel), Some(before)) = (&state.channel, before) {
+                let _ = channel.check_campaign(&before);
+            }
+            return Err(campaign_error(e));
+        }
+    }
+    show(&state, id)
 }
 
 pub async fn publish(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Response, ApiError> {

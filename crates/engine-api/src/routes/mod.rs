@@ -45,6 +45,7 @@ pub const ROUTES: &[&str] = &[
     "GET /tapink/v1/campaigns",
     "POST /tapink/v1/campaigns",
     "GET /tapink/v1/campaigns/{id}",
+    "PATCH /tapink/v1/campaigns/{id}",
     "POST /tapink/v1/campaigns/{id}/publish",
     "POST /tapink/v1/campaigns/{id}/stop",
     "POST /tapink/v1/campaigns/{id}/preview",
@@ -69,7 +70,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/1/targets/stop.json", post(targets::stop))
         .route("/tapink/v1/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/tapink/v1/campaigns", get(campaigns::list).post(campaigns::create))
-        .route("/tapink/v1/campaigns/{id}", get(campaigns::get_one))
+        .route("/tapink/v1/campaigns/{id}", get(campaigns::get_one).patch(campaigns::edit))
         .route("/tapink/v1/campaigns/{id}/publish", post(campaigns::publish))
         .route("/tapink/v1/campaigns/{id}/stop", post(campaigns::stop))
         .route("/tapink/v1/campaigns/{id}/preview", post(campaigns::preview))

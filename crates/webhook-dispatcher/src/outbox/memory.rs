@@ -24,7 +24,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use clock::Timestamp;
 use foldhash::{HashMap, HashSet};
 
-use super::{Outbox, OutboxCounts, OutboxError, Tally, describe, millis, new_entry, stored, whole_millis};
+use super::{
+    Outbox, OutboxCounts, OutboxError, Tally, describe, in_settle_order, millis, new_entry, stored, whole_millis,
+};
 use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
 
 /// The outbox in memory. One mutex guards everything: every operation is a few map and set updates, far
@@ -163,6 +165,18 @@ impl Outbox for MemoryOutbox {
 
     fn get(&self, id: &str) -> Result<Option<OutboxEntry>, OutboxError> {
         Ok(self.lock().entries.get(id).map(|entry| OutboxEntry::clone(entry)))
+    }
+
+    fn final_states(&self) -> Result<Vec<(String, DeliveryState)>, OutboxError> {
+        let mut states: Vec<(String, DeliveryState)> = self
+            .lock()
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.state.is_final())
+            .map(|(id, entry)| (id.clone(), entry.state.clone()))
+            .collect();
+        in_settle_order(&mut states);
+        Ok(states)
     }
 
     fn dead_letters(&self, webhook: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {

@@ -69,6 +69,11 @@ pub trait Outbox: Send + Sync {
     /// One delivery, whatever its state.
     fn get(&self, id: &str) -> Result<Option<OutboxEntry>, OutboxError>;
 
+    /// Every delivery in a final state (delivered, dead letter, not sent), by id with that state, in the order
+    /// they reached it: by the state's instant, then id. What the engine's reports are rebuilt from after a
+    /// restart (the engine does not journal outcomes).
+    fn final_states(&self) -> Result<Vec<(String, DeliveryState)>, OutboxError>;
+
     /// Dead letters, newest first, of one webhook when `webhook` is given, at most `limit`.
     fn dead_letters(&self, webhook: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError>;
 
@@ -119,6 +124,17 @@ fn describe(state: &DeliveryState) -> &'static str {
         DeliveryState::DeadLetter { .. } => "a dead letter",
         DeliveryState::NotSent { .. } => "not sent",
     }
+}
+
+/// Puts final states in the order [`Outbox::final_states`] answers: by the state's instant, then id.
+fn in_settle_order(states: &mut [(String, DeliveryState)]) {
+    let at = |state: &DeliveryState| match state {
+        DeliveryState::Pending { due_at } => *due_at,
+        DeliveryState::Delivered { at, .. }
+        | DeliveryState::DeadLetter { at, .. }
+        | DeliveryState::NotSent { at, .. } => *at,
+    };
+    states.sort_by(|(id1, s1), (id2, s2)| (at(s1), id1).cmp(&(at(s2), id2)));
 }
 
 /// Milliseconds since the Unix epoch, rounded down (also before 1970, so SQL and memory agree everywhere).

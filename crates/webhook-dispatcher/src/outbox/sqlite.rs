@@ -37,7 +37,7 @@ use clock::Timestamp;
 use foldhash::HashMap;
 use rusqlite::{Connection, Row, Transaction, params};
 
-use super::{Outbox, OutboxCounts, OutboxError, Tally, describe, millis, stored, whole_millis};
+use super::{Outbox, OutboxCounts, OutboxError, Tally, describe, in_settle_order, millis, stored, whole_millis};
 use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
 
 /// The layout this code writes; a file with another is refused rather than misread (the first layout is
@@ -578,6 +578,27 @@ impl Outbox for SqliteOutbox {
         self.lock().write_unwritten()
     }
 
+    fn final_states(&self) -> Result<Vec<(String, DeliveryState)>, OutboxError> {
+        let mut inner = self.lock();
+        inner.write_unwritten()?;
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT d.id, o.state FROM outcomes o JOIN deliveries d ON d.seq = o.seq")
+            .map_err(read_err)?;
+        let mut rows = stmt.query([]).map_err(read_err)?;
+        let mut states = Vec::new();
+        while let Some(row) = rows.next().map_err(read_err)? {
+            let id: String = row.get(0).map_err(read_err)?;
+            let state: String = row.get(1).map_err(read_err)?;
+            let state: DeliveryState = serde_json::from_str(&state).map_err(|e| unreadable(&id, e))?;
+            states.push((id, state));
+        }
+        drop(rows);
+        drop(stmt);
+        in_settle_order(&mut states);
+        Ok(states)
+    }
+
     fn dead_letters(&self, webhook: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {
         let mut inner = self.lock();
         inner.write_unwritten()?;
@@ -769,6 +790,8 @@ mod tests {
         assert_eq!(b.state, DeliveryState::Pending { due_at: t(30) });
         assert_eq!(b.attempts, vec![attempt(1, t(0), Some(503))]);
         assert_eq!(b.delivery, delivery("b", "mail"));
+        let finals = outbox.final_states().unwrap();
+        assert_eq!(finals, [("a".to_owned(), DeliveryState::Delivered { at: t(0), status: 200 })], "outcomes too");
     }
 
     #[test]

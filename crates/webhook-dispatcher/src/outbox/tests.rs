@@ -156,6 +156,30 @@ fn delivered_dead_letter_and_not_sent_are_final_and_counted(outbox: &dyn Outbox)
     assert_eq!(outbox.get("nobody").unwrap(), None);
 }
 
+fn final_states_list_settled_deliveries_in_the_order_they_settled(outbox: &dyn Outbox) {
+    enqueue(outbox, &["late", "early", "tie-b", "tie-a", "retrying", "waiting", "replayed"], t(0));
+    outbox.take_due(t(0), 10).unwrap();
+    let delivered = |at| DeliveryState::Delivered { at, status: 200 };
+    outbox.settle("late", Some(attempt(1, t(9), Some(200))), delivered(t(9))).unwrap();
+    outbox.settle("early", Some(attempt(1, t(1), Some(400))), dead(t(1))).unwrap();
+    outbox.settle("tie-b", None, DeliveryState::NotSent { at: t(5), reason: "LiquidLogicAborted".into() }).unwrap();
+    outbox.settle("tie-a", Some(attempt(1, t(5), Some(200))), delivered(t(5))).unwrap();
+    outbox.settle("retrying", Some(attempt(1, t(2), Some(503))), DeliveryState::Pending { due_at: t(60) }).unwrap();
+    outbox.settle("replayed", Some(attempt(1, t(3), Some(503))), dead(t(3))).unwrap();
+    outbox.replay("replayed", t(4)).unwrap();
+
+    let states = outbox.final_states().unwrap();
+
+    let ids: Vec<&str> = states.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["early", "tie-a", "tie-b", "late"],
+        "by instant then id; pending ones (also replayed) are not final"
+    );
+    assert_eq!(states[0].1, dead(t(1)), "with the state's reason");
+    assert_eq!(states[3].1, delivered(t(9)));
+}
+
 fn release_makes_taken_deliveries_due_again(outbox: &dyn Outbox) {
     enqueue(outbox, &["a", "b"], t(0));
     outbox.take_due(t(0), 10).unwrap();
@@ -286,6 +310,7 @@ macro_rules! behaves_like_an_outbox {
                 due_times_have_millisecond_resolution_rounded_down,
                 deliveries_due_before_those_in_flight_are_taken_next,
                 delivered_dead_letter_and_not_sent_are_final_and_counted,
+                final_states_list_settled_deliveries_in_the_order_they_settled,
                 release_makes_taken_deliveries_due_again,
                 dead_letters_are_listed_newest_first_and_filtered_by_webhook,
                 replay_moves_a_dead_letter_back_with_its_attempts_kept,
