@@ -152,8 +152,8 @@ impl Engine {
     fn apply_upload(&mut self, records: Vec<(usize, crate::upload::Record)>, now: Timestamp) {
         self.run_due_at(now);
         let runner = &mut self.runner;
-        apply_records(&mut self.store, records, now, &mut |store, event| {
-            runner.on_event(store, event, same_instant_before(store, event), now);
+        apply_records(&mut self.store, records, now, &mut |store, object_id, event| {
+            runner.on_event(store, object_id, event, same_instant_before(store, object_id, event), now);
         });
         self.run_due_at(now);
     }
@@ -199,10 +199,11 @@ impl Engine {
         let mut properties = Map::new();
         properties.insert("CT Source".into(), json!("Webhook"));
         properties.insert("Campaign Id".into(), json!(campaign));
-        self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties.clone(), now, now);
-        let event = Event { object_id, name: WEBHOOK_DELIVERED.into(), properties, ts: now };
-        let n = same_instant_before(&self.store, &event);
-        self.runner.on_event(&self.store, &event, n, now);
+        let (_, event) =
+            self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties, now, now);
+        let event = event.clone();
+        let n = same_instant_before(&self.store, &object_id, &event);
+        self.runner.on_event(&self.store, &object_id, &event, n, now);
     }
 
     /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the
@@ -411,8 +412,8 @@ impl Engine {
 
 /// How many of the user's events share this event's instant and came before it (0 for most events): tells
 /// apart two triggers of one user at one instant.
-fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
-    let same = store.events_of(&event.object_id).iter().filter(|e| e.ts == event.ts).count();
+fn same_instant_before(store: &MemoryStore, object_id: &str, event: &Event) -> u32 {
+    let same = store.events_of(object_id).iter().filter(|e| e.ts == event.ts).count();
     u32::try_from(same.saturating_sub(1)).unwrap_or(u32::MAX)
 }
 

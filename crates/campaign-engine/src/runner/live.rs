@@ -27,9 +27,9 @@ fn day_of(at: Timestamp, zone: &TimeZone) -> Date {
 }
 
 impl Runner {
-    pub(super) fn trigger_live(&mut self, store: &MemoryStore, event: &Event, n: u32, now: Timestamp) {
-        let Some(profile) = store.find(IdentityKind::ObjectId, &event.object_id) else { return };
-        let events = store.events_of(&event.object_id);
+    pub(super) fn trigger_live(&mut self, store: &MemoryStore, object_id: &str, event: &Event, n: u32, now: Timestamp) {
+        let Some(profile) = store.find(IdentityKind::ObjectId, object_id) else { return };
+        let events = store.events_of(object_id);
         let report_run = yyyymmdd(day_of(now, &self.account.time_zone));
         let mut queue = Vec::new();
         let mut held_out = Vec::new();
@@ -46,7 +46,7 @@ impl Runner {
                 LiveTrigger::Action { delay, .. } => {
                     let report = progress.report.run(report_run);
                     report.qualified += 1;
-                    if campaign.control_group.is_some_and(|g| g.holds_out(campaign.id, &event.object_id)) {
+                    if campaign.control_group.is_some_and(|g| g.holds_out(campaign.id, object_id)) {
                         report.control_group += 1;
                         held_out.push((campaign.id, report_run));
                         continue;
@@ -55,8 +55,8 @@ impl Runner {
                         campaign: campaign.id,
                         run: RunKey::Live { at_nanos: event.ts.as_nanosecond(), n },
                         report_run,
-                        object_id: event.object_id.clone(),
-                        event: Some(event.properties.clone()),
+                        object_id: object_id.to_owned(),
+                        event: Some(event.properties.to_map()),
                         opened: now,
                     };
                     queue.push((delay.after(now), Item::Candidate(candidate)));
@@ -64,9 +64,9 @@ impl Runner {
                 LiveTrigger::Inaction { within, .. } => {
                     let check = Item::InactionCheck {
                         campaign: campaign.id,
-                        object_id: event.object_id.clone(),
+                        object_id: object_id.to_owned(),
                         since: event.ts,
-                        event: event.properties.clone(),
+                        event: event.properties.to_map(),
                         n,
                     };
                     queue.push((now + *within, check));
@@ -78,7 +78,7 @@ impl Runner {
             self.agenda.push(at, item);
         }
         for (campaign, report_run) in held_out {
-            self.expose_control(&event.object_id, campaign, report_run, now);
+            self.expose_control(object_id, campaign, report_run, now);
         }
     }
 

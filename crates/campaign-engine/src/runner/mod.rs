@@ -202,9 +202,9 @@ impl Runner {
 
     /// A new event of a user, arrived at `now`: live campaigns it triggers are queued, conversion goals it
     /// meets are counted. `n` tells apart events of one user at the same instant.
-    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, n: u32, now: Timestamp) {
-        self.count_conversion(event);
-        self.trigger_live(store, event, n, now);
+    pub fn on_event(&mut self, store: &MemoryStore, object_id: &str, event: &Event, n: u32, now: Timestamp) {
+        self.count_conversion(object_id, event);
+        self.trigger_live(store, object_id, event, n, now);
     }
 
     /// The dispatcher's word on a delivery. Returns the `Webhook Delivered` event to record on the user,
@@ -228,8 +228,8 @@ impl Runner {
         self.exposures.entry(object_id.to_owned()).or_default().push(exposure);
     }
 
-    fn count_conversion(&mut self, event: &Event) {
-        let Some(exposures) = self.exposures.get_mut(&event.object_id) else { return };
+    fn count_conversion(&mut self, object_id: &str, event: &Event) {
+        let Some(exposures) = self.exposures.get_mut(object_id) else { return };
         for exposure in exposures.iter_mut().filter(|e| !e.converted && event.ts >= e.at) {
             let Some((campaign, progress)) = self.campaigns.get_mut(&exposure.campaign) else { continue };
             let Some(goal) = &campaign.goal else { continue };
