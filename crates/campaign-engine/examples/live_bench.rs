@@ -259,14 +259,15 @@ fn main() {
     for u in 0..users {
         let Some(profile) = store.find(IdentityKind::Identity, &format!("u{u}")) else { continue };
         for event in store.events_of(&profile.object_id) {
-            if LISTENED.contains(&event.name.as_str()) { listened.push(event) } else { ignored.push(event) }
+            let entry = (profile.object_id.as_str(), event);
+            if LISTENED.contains(&event.name.as_str()) { listened.push(entry) } else { ignored.push(entry) }
         }
     }
     println!("{:<28} {:>14} {:>14} {:>11}", "", "wall µs/event", "CPU µs/event", "events");
     for (label, group) in [("names no campaign hears", &ignored), ("names campaigns hear", &listened)] {
         let (started, cpu_started) = (Instant::now(), cpu_ns());
-        for event in group.iter() {
-            runner.on_event(store, event, now);
+        for (object_id, event) in group.iter() {
+            runner.on_event(store, object_id, event, now);
         }
         let cpu = cpu_ns() - cpu_started;
         let wall = started.elapsed().as_nanos() as u64;

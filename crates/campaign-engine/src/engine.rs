@@ -25,7 +25,6 @@ use crate::campaign::lifecycle::Status;
 use crate::campaign::spec::{CampaignSpec, parse_campaign};
 use crate::delete::ProfileDeletion;
 use crate::delivery::Delivery;
-use crate::event::Event;
 use crate::field_error::FieldError;
 use crate::ingest::apply_records;
 use crate::journal::{Journal, JournalError, MemoryJournal};
@@ -206,7 +205,9 @@ impl Engine {
     fn apply_upload(&mut self, records: Vec<(usize, crate::upload::Record)>, now: Timestamp) {
         self.run_due_at(now);
         let runner = &mut self.runner;
-        apply_records(&mut self.store, records, now, &mut |store, event| runner.on_event(store, event, now));
+        apply_records(&mut self.store, records, now, &mut |store, object_id, event| {
+            runner.on_event(store, object_id, event, now);
+        });
         self.run_due_at(now);
     }
 
@@ -263,9 +264,10 @@ impl Engine {
         let mut properties = Map::new();
         properties.insert("CT Source".into(), json!("Webhook"));
         properties.insert("Campaign Id".into(), json!(campaign));
-        self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties.clone(), now, now);
-        let event = Event { object_id, name: WEBHOOK_DELIVERED.into(), properties, ts: now };
-        self.runner.on_event(&self.store, &event, now);
+        let (_, event) =
+            self.store.add_event((IdentityKind::ObjectId, &object_id), WEBHOOK_DELIVERED, properties, now, now);
+        let event = event.clone();
+        self.runner.on_event(&self.store, &object_id, &event, now);
     }
 
     /// Makes a webhook known, so campaigns can name it, with its definition (the webhook's JSON, kept for the

@@ -9,13 +9,16 @@ use crate::event::Event;
 use crate::store::MemoryStore;
 use crate::upload::{Record, UploadError, UploadOutcome, validate_upload};
 
+/// What is told of each event stored: the store, the user's CleverTap ID and the event.
+pub type OnEvent<'a> = dyn FnMut(&MemoryStore, &str, &Event) + 'a;
+
 /// Validates `body` (`{"d": [...]}`) and applies its valid records to `store`, at `now`. Each event stored is
-/// also passed to `on_event`, in order (live campaigns listen there).
+/// also passed to `on_event` with its user, in order (live campaigns listen there).
 pub fn ingest(
     store: &mut MemoryStore,
     body: &Value,
     now: Timestamp,
-    on_event: &mut dyn FnMut(&MemoryStore, &Event),
+    on_event: &mut OnEvent<'_>,
 ) -> Result<UploadOutcome, UploadError> {
     let validated = validate_upload(body, now)?;
     apply_records(store, validated.records, now, on_event);
@@ -23,12 +26,12 @@ pub fn ingest(
 }
 
 /// Applies validated records (from [`validate_upload`]) to `store`, in order, at `now`; each event stored is
-/// passed to `on_event`.
+/// passed to `on_event` with its user.
 pub fn apply_records(
     store: &mut MemoryStore,
     records: Vec<(usize, Record)>,
     now: Timestamp,
-    on_event: &mut dyn FnMut(&MemoryStore, &Event),
+    on_event: &mut OnEvent<'_>,
 ) {
     for (_, record) in records {
         let (who, also) = match &record {
@@ -37,9 +40,9 @@ pub fn apply_records(
         let object_id = match record {
             Record::Profile { properties, ts, .. } => store.upload_profile((who.0, &who.1), &properties, ts).to_owned(),
             Record::Event { name, properties, ts, .. } => {
-                let object_id = store.add_event((who.0, &who.1), &name, properties.clone(), ts, now).to_owned();
-                let event = Event { object_id: object_id.clone(), name, properties, ts };
-                on_event(store, &event);
+                let (object_id, event) = store.add_event((who.0, &who.1), &name, properties, ts, now);
+                let (object_id, event) = (object_id.to_owned(), event.clone());
+                on_event(store, &object_id, &event);
                 object_id
             }
         };
@@ -69,7 +72,7 @@ mod tests {
         let mut store = MemoryStore::new();
 
         // act
-        let outcome = ingest(&mut store, &body, now, &mut |_, _| {}).expect("a valid body");
+        let outcome = ingest(&mut store, &body, now, &mut |_, _, _| {}).expect("a valid body");
 
         // assert: the answer is CleverTap's, the good records are stored, the bad one is not
         let answer = serde_json::to_value(&outcome).unwrap();
@@ -87,7 +90,7 @@ mod tests {
     fn a_body_that_is_not_an_upload_changes_nothing() {
         let mut store = MemoryStore::new();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
-        assert!(ingest(&mut store, &json!({"records": []}), now, &mut |_, _| {}).is_err());
+        assert!(ingest(&mut store, &json!({"records": []}), now, &mut |_, _, _| {}).is_err());
         assert_eq!(store.profile_count(), 0);
     }
 }

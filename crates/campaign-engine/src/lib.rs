@@ -2,7 +2,8 @@
 //! CleverTap's upload format), and, as it grows, segments, campaigns, schedules and live triggers. It does
 //! no network I/O and reads time only from a `Clock`; the engine API (`engine-api`) is its HTTP surface.
 //!
-//! - `profile`, `event`: what CleverTap knows about a user and what the user did.
+//! - `profile`, `event`: what CleverTap knows about a user and what the user did; `properties` theirs, compactly,
+//!   keyed by interned `name`s.
 //! - `upload`: CleverTap's `/1/upload` records, validated with CleverTap's per-record errors.
 //! - `upload_file`: files in the upload format, loaded in chunks, each record named by its line.
 //! - `store`: profiles and events, indexed by every identity.
@@ -25,7 +26,9 @@ pub mod event;
 pub mod field_error;
 pub mod ingest;
 pub mod journal;
+pub mod name;
 pub mod profile;
+pub mod properties;
 pub mod query;
 pub mod report;
 pub mod runner;

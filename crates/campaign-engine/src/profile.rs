@@ -5,6 +5,9 @@ use clock::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::name::Names;
+use crate::properties::Properties;
+
 /// The ways an upload record can name its user (CleverTap accepts any one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IdentityKind {
@@ -47,7 +50,7 @@ pub struct Profile {
     pub gpid: Option<String>,
     /// Properties by CleverTap name. Dates are kept as CleverTap writes them (`"$D_<epoch seconds>"`);
     /// multi-values are arrays of strings.
-    pub properties: Map<String, Value>,
+    pub properties: Properties,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -69,15 +72,9 @@ impl Profile {
     }
 
     /// Merges an upload's properties into the profile: each key given replaces the stored value (a `null`
-    /// removes it), keys not given are kept, as CleverTap's profile upload does.
-    pub fn merge(&mut self, properties: &Map<String, Value>, at: Timestamp) {
-        for (key, value) in properties {
-            if value.is_null() {
-                self.properties.remove(key);
-            } else {
-                self.properties.insert(key.clone(), value.clone());
-            }
-        }
+    /// removes it), keys not given are kept, as CleverTap's profile upload does. New keys are interned in `names`.
+    pub fn merge(&mut self, properties: &Map<String, Value>, at: Timestamp, names: &mut Names) {
+        self.properties.merge(properties, names);
         self.updated_at = at;
     }
 
@@ -109,7 +106,7 @@ mod tests {
             identity: Some("u1".into()),
             fbid: None,
             gpid: None,
-            properties: json!({"Name": "Ada", "Tier": "gold"}).as_object().unwrap().clone(),
+            properties: json!({"Name": "Ada", "Tier": "gold"}).as_object().unwrap().clone().into(),
             created_at: at,
             updated_at: at,
         }
@@ -119,8 +116,9 @@ mod tests {
     fn an_upload_replaces_given_keys_keeps_others_and_null_removes() {
         let mut p = profile();
         let later: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
-        p.merge(json!({"Name": "Ada L.", "Tier": null, "City": "Paris"}).as_object().unwrap(), later);
-        assert_eq!(Value::Object(p.properties.clone()), json!({"Name": "Ada L.", "City": "Paris"}));
+        let mut names = Names::default();
+        p.merge(json!({"Name": "Ada L.", "Tier": null, "City": "Paris"}).as_object().unwrap(), later, &mut names);
+        assert_eq!(Value::from(&p.properties), json!({"Name": "Ada L.", "City": "Paris"}));
         assert_eq!(p.updated_at, later);
     }
 

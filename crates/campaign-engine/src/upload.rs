@@ -10,6 +10,8 @@
 //! in CleverTap's style (`"<what> is incorrect. <why>."`), because the public material gives only the meaning of
 //! their code.
 
+use std::sync::LazyLock;
+
 use clock::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -432,8 +434,10 @@ fn event(record: &Map<String, Value>) -> Result<(String, Map<String, Value>), Re
     if let Some(c) = name.chars().find(|c| PROHIBITED_CHARS.contains(c)) {
         return Err(event_name_error(&format!("'{}' contains the prohibited character '{c}'", shown(name))));
     }
-    let key = Event::key(name);
-    if RESERVED_EVENT_NAMES.iter().any(|reserved| Event::key(reserved) == key) {
+    // The reserved names' keys, worked out once rather than for every event uploaded.
+    static RESERVED_KEYS: LazyLock<[String; RESERVED_EVENT_NAMES.len()]> =
+        LazyLock::new(|| RESERVED_EVENT_NAMES.map(Event::key));
+    if RESERVED_KEYS.contains(&Event::key(name)) {
         return Err(RecordError::new(513, RESTRICTED_EVENT));
     }
     let Some(Value::Object(data)) = record.get("evtData") else {

@@ -59,14 +59,14 @@ pub enum Snapshot {
 
 impl Snapshot {
     /// The snapshot of `events` (in the order of the result, each user's events together, oldest first).
-    pub fn of_events(store: &MemoryStore, events: &[&Event]) -> Self {
+    pub fn of_events(store: &MemoryStore, events: &[(&Profile, &Event)]) -> Self {
         let mut users: Vec<String> = Vec::new();
         let mut positions = Vec::with_capacity(events.len());
-        for event in events {
-            if users.last() != Some(&event.object_id) {
-                users.push(event.object_id.clone());
+        for (user, event) in events {
+            if users.last() != Some(&user.object_id) {
+                users.push(user.object_id.clone());
             }
-            let all = store.events_of(&event.object_id);
+            let all = store.events_of(&user.object_id);
             let first = all.partition_point(|e| e.ts < event.ts);
             let rank = all[first..].iter().position(|e| std::ptr::eq(e, *event)).unwrap_or_default();
             positions.push(EventPosition {
@@ -91,15 +91,21 @@ impl Snapshot {
         ids[range].iter().filter_map(|id| store.find(IdentityKind::ObjectId, id)).collect()
     }
 
-    /// The events in `range` (events), as they are now: those of deleted users are left out.
-    pub fn events_in<'s>(&self, store: &'s MemoryStore, range: std::ops::Range<usize>) -> Vec<&'s Event> {
+    /// The events in `range` (events) with their users, as they are now: those of deleted users are left out.
+    pub fn events_in<'s>(
+        &self,
+        store: &'s MemoryStore,
+        range: std::ops::Range<usize>,
+    ) -> Vec<(&'s Profile, &'s Event)> {
         let Snapshot::Events { users, positions } = self else { return Vec::new() };
         positions[range]
             .iter()
             .filter_map(|p| {
-                let all = store.events_of(users.get(p.user as usize)?);
+                let id = users.get(p.user as usize)?;
+                let user = store.find(IdentityKind::ObjectId, id)?;
+                let all = store.events_of(id);
                 let first = all.partition_point(|e| e.ts < p.ts);
-                all.get(first + p.rank as usize).filter(|e| e.ts == p.ts)
+                all.get(first + p.rank as usize).filter(|e| e.ts == p.ts).map(|e| (user, e))
             })
             .collect()
     }
@@ -269,13 +275,14 @@ mod tests {
         store.add_event(who, "Charged", props(1), t(10), t(10));
         store.add_event(who, "Charged", props(2), t(10), t(10));
         store.add_event((IdentityKind::Identity, "u2"), "Charged", props(3), t(20), t(20));
-        let events: Vec<&Event> = store.profiles_with_events().flat_map(|(_, e)| e.iter()).collect();
+        let events: Vec<(&Profile, &Event)> =
+            store.profiles_with_events().flat_map(|(p, e)| e.iter().map(move |e| (p, e))).collect();
         let snapshot = Snapshot::of_events(&store, &events);
 
         // act: an earlier event and one at the same time are added; then u2 is deleted
         store.add_event(who, "Charged", props(0), t(5), t(30));
         store.add_event(who, "Charged", props(9), t(10), t(30));
-        let seen: Vec<_> = snapshot.events_in(&store, 0..3).iter().map(|e| e.properties["n"].clone()).collect();
+        let seen: Vec<_> = snapshot.events_in(&store, 0..3).iter().map(|(_, e)| e.properties["n"].clone()).collect();
         let u2 = store.find(IdentityKind::Identity, "u2").unwrap().object_id.clone();
         store.delete_profiles(&[u2]);
         let after_delete = snapshot.events_in(&store, 0..3).len();

@@ -32,8 +32,8 @@ pub fn profile_record(profile: &Profile, events: &[Event]) -> Value {
     let data: Map<String, Value> = profile
         .properties
         .iter()
-        .filter(|(k, _)| k.as_str() != "Identity" && !TOP_LEVEL.iter().any(|(p, _)| p == k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| *k != "Identity" && !TOP_LEVEL.iter().any(|(p, _)| p == k))
+        .map(|(k, v)| (k.to_owned(), v.clone()))
         .collect();
     record.insert("profileData".into(), Value::Object(data));
     record.insert("events".into(), event_summary(events));
@@ -46,7 +46,7 @@ pub fn profile_record(profile: &Profile, events: &[Event]) -> Value {
 fn event_summary(events: &[Event]) -> Value {
     let mut names: Vec<(String, String, u64, i64, i64)> = Vec::new();
     for event in events {
-        let key = Event::key(&event.name);
+        let key = event.name.key();
         let ts = event.ts.as_second();
         match names.iter_mut().find(|(k, ..)| *k == key) {
             Some((_, _, count, first, last)) => {
@@ -54,7 +54,7 @@ fn event_summary(events: &[Event]) -> Value {
                 *first = (*first).min(ts);
                 *last = (*last).max(ts);
             }
-            None => names.push((key, event.name.clone(), 1, ts, ts)),
+            None => names.push((key.to_owned(), event.name.to_string(), 1, ts, ts)),
         }
     }
     let summary: Map<String, Value> = names
@@ -64,18 +64,16 @@ fn event_summary(events: &[Event]) -> Value {
     Value::Object(summary)
 }
 
-/// An event as `/1/events.json` answers it; `profile` is its user's, when the user still exists.
-pub fn event_record(profile: Option<&Profile>, event: &Event) -> Value {
+/// An event as `/1/events.json` answers it, with `profile`, its user's.
+pub fn event_record(profile: &Profile, event: &Event) -> Value {
     let mut record = Map::new();
-    record.insert("objectId".into(), Value::from(event.object_id.as_str()));
-    if let Some(identity) = profile.and_then(|p| p.identity.as_deref()) {
+    record.insert("objectId".into(), Value::from(profile.object_id.as_str()));
+    if let Some(identity) = profile.identity.as_deref() {
         record.insert("identity".into(), Value::from(identity));
     }
     record.insert("ts".into(), Value::from(event.ts.as_second()));
-    if let Some(profile) = profile {
-        record.insert("profileData".into(), Value::Object(profile.properties.clone()));
-    }
-    record.insert("event_props".into(), Value::Object(event.properties.clone()));
+    record.insert("profileData".into(), Value::from(&profile.properties));
+    record.insert("event_props".into(), Value::from(&event.properties));
     record.insert("session_props".into(), Value::Object(Map::new()));
     Value::Object(record)
 }
@@ -83,6 +81,7 @@ pub fn event_record(profile: Option<&Profile>, event: &Event) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use campaign_engine::properties::Properties;
     use clock::Timestamp;
 
     fn at(secs: i64) -> Timestamp {
@@ -98,14 +97,15 @@ mod tests {
             properties: json!({"Name": "Ada", "Email": "ada@example.com", "Tz": "Europe/London", "Tier": "gold"})
                 .as_object()
                 .unwrap()
-                .clone(),
+                .clone()
+                .into(),
             created_at: at(1),
             updated_at: at(1),
         }
     }
 
     fn event(name: &str, ts: i64) -> Event {
-        Event { object_id: "obj-1".into(), name: name.into(), properties: Map::new(), ts: at(ts) }
+        Event { name: name.into(), properties: Properties::new(), ts: at(ts) }
     }
 
     #[test]
@@ -124,13 +124,13 @@ mod tests {
     #[test]
     fn an_event_record_carries_its_user_and_properties() {
         let mut charged = event("Charged", 1_700_000_000);
-        charged.properties.insert("Amount".into(), json!(30));
-        let record = event_record(Some(&ada()), &charged);
+        charged.properties = json!({"Amount": 30}).as_object().unwrap().clone().into();
+        let record = event_record(&ada(), &charged);
         assert_eq!(record["identity"], "u1");
         assert_eq!(record["ts"], 1_700_000_000);
         assert_eq!(record["event_props"], json!({"Amount": 30}));
         assert_eq!(record["session_props"], json!({}));
         assert_eq!(record["profileData"]["Tier"], "gold");
-        assert!(event_record(None, &charged).get("profileData").is_none());
+        assert_eq!(record["objectId"], "obj-1");
     }
 }

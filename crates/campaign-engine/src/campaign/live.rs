@@ -164,9 +164,8 @@ mod tests {
 
     fn event(name: &str, props: Value) -> Event {
         Event {
-            object_id: "o".into(),
             name: name.into(),
-            properties: props.as_object().unwrap().clone(),
+            properties: props.as_object().unwrap().clone().into(),
             ts: Timestamp::from_second(1_800_000_000).unwrap(),
         }
     }

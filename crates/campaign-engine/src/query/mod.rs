@@ -38,13 +38,14 @@ mod tests;
 
 use clock::Timestamp;
 use jiff::civil::Date;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use crate::field_error::FieldError;
 pub use filter::{Filter, Operator};
 
 use crate::event::Event;
 use crate::profile::Profile;
+use crate::properties::Properties;
 use crate::store::MemoryStore;
 use day::Day;
 
@@ -73,7 +74,7 @@ struct EventPart {
 impl EventPart {
     /// Whether `event` is this event, in the window, with every event filter holding on it.
     fn matches(&self, event: &Event) -> bool {
-        Event::key(&event.name) == self.key && self.in_window(event.ts) && self.filters_hold(event)
+        event.name.key() == self.key && self.in_window(event.ts) && self.filters_hold(event)
     }
 
     /// From the start of `from` (UTC) to the end of `to`, both days included.
@@ -145,7 +146,7 @@ impl Query {
         }
     }
 
-    fn profile_holds(&self, properties: &Map<String, Value>) -> bool {
+    fn profile_holds(&self, properties: &Properties) -> bool {
         self.profile_filters.iter().all(|f| f.holds([properties.get(&f.name)]))
     }
 
@@ -166,14 +167,14 @@ impl Query {
     }
 
     /// The matching events of the profiles whose profile filters hold, by profile in the order first seen, then
-    /// oldest first. Empty without a base query (see [`Query::require_events`]).
-    pub fn events<'s>(&self, store: &'s MemoryStore, now: Timestamp) -> Vec<&'s Event> {
+    /// oldest first, each with its user. Empty without a base query (see [`Query::require_events`]).
+    pub fn events<'s>(&self, store: &'s MemoryStore, now: Timestamp) -> Vec<(&'s Profile, &'s Event)> {
         let _ = now;
         let Some(part) = &self.event else { return Vec::new() };
         store
             .profiles_with_events()
             .filter(|(p, _)| self.profile_holds(&p.properties))
-            .flat_map(|(_, events)| part.matching(events))
+            .flat_map(|(p, events)| part.matching(events).map(move |e| (p, e)))
             .collect()
     }
 

@@ -278,8 +278,8 @@ fn check_evaluation(query: &Query, users: &[User]) -> Result<(), TestCaseError> 
     match query.event_name() {
         None => prop_assert!(events.is_empty()),
         Some(_) => {
-            for event in &events {
-                prop_assert!(selected.contains(&event.object_id.as_str()), "{:?} of a user not selected", event);
+            for (user, event) in &events {
+                prop_assert!(selected.contains(&user.object_id.as_str()), "{:?} of a user not selected", event);
             }
         }
     }

@@ -239,7 +239,7 @@ fn without_a_base_query_profile_filters_alone_select_even_users_without_events()
 fn events_lists_the_matching_events_of_matching_profiles_and_counts_agree() {
     let s = store();
     let q = Query::parse(&json!({"event_name": "charged", "from": 20240101, "to": 20240229})).unwrap();
-    let amounts: Vec<_> = q.events(&s, now()).iter().map(|e| e.properties["Amount"].clone()).collect();
+    let amounts: Vec<_> = q.events(&s, now()).iter().map(|(_, e)| e.properties["Amount"].clone()).collect();
     assert_eq!(amounts, [json!(150), json!(50)]);
     assert_eq!((q.count_events(&s, now()), q.count_profiles(&s, now())), (2, 2));
     let silver = Query::parse(&json!({"event_name": "charged", "from": 20240101, "to": 20240229,

@@ -103,7 +103,7 @@ impl Runner {
             run: candidate.run,
             object_id: candidate.object_id,
             identity: profile.identity.clone(),
-            profile: profile.properties.clone(),
+            profile: profile.properties.to_map(),
             event: candidate.event,
             created_at: at,
         });

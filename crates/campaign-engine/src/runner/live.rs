@@ -58,8 +58,8 @@ fn starting_event(campaign: &Campaign) -> Option<&EventMatch> {
 
 /// How many of the user's events share this event's instant and came before it (0 for most events): tells
 /// apart two triggers of one user at one instant. The user's events are in time order, the event among them.
-fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
-    let events = store.events_of(&event.object_id);
+fn same_instant_before(store: &MemoryStore, object_id: &str, event: &Event) -> u32 {
+    let events = store.events_of(object_id);
     let same = events.partition_point(|e| e.ts <= event.ts) - events.partition_point(|e| e.ts < event.ts);
     u32::try_from(same.saturating_sub(1)).unwrap_or(u32::MAX)
 }
@@ -67,10 +67,10 @@ fn same_instant_before(store: &MemoryStore, event: &Event) -> u32 {
 impl Runner {
     /// Queues the user of `event` for the live campaigns it starts: only those listening to its name are
     /// looked at, in id order.
-    pub(super) fn trigger_live(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
-        let Some(ids) = self.listening.get(Event::key(&event.name).as_str()) else { return };
-        let Some(profile) = store.find(IdentityKind::ObjectId, &event.object_id) else { return };
-        let events = store.events_of(&event.object_id);
+    pub(super) fn trigger_live(&mut self, store: &MemoryStore, object_id: &str, event: &Event, now: Timestamp) {
+        let Some(ids) = self.listening.get(event.name.key()) else { return };
+        let Some(profile) = store.find(IdentityKind::ObjectId, object_id) else { return };
+        let events = store.events_of(object_id);
         let mut report_run = None;
         let mut n = None;
         let mut queue = Vec::new();
@@ -86,12 +86,12 @@ impl Runner {
                 continue;
             }
             let report_run = *report_run.get_or_insert_with(|| yyyymmdd(day_of(now, &self.account.time_zone)));
-            let n = *n.get_or_insert_with(|| same_instant_before(store, event));
+            let n = *n.get_or_insert_with(|| same_instant_before(store, object_id, event));
             match trigger {
                 LiveTrigger::Action { delay, .. } => {
                     let report = progress.report.run(report_run);
                     report.qualified += 1;
-                    if campaign.control_group.is_some_and(|g| g.holds_out(campaign.id, &event.object_id)) {
+                    if campaign.control_group.is_some_and(|g| g.holds_out(campaign.id, object_id)) {
                         report.control_group += 1;
                         held_out.push((campaign.id, report_run));
                         continue;
@@ -100,8 +100,8 @@ impl Runner {
                         campaign: campaign.id,
                         run: RunKey::Live { at_nanos: event.ts.as_nanosecond(), n },
                         report_run,
-                        object_id: event.object_id.clone(),
-                        event: Some(event.properties.clone()),
+                        object_id: object_id.to_owned(),
+                        event: Some(event.properties.to_map()),
                         opened: now,
                     };
                     queue.push((delay.after(now), Item::Candidate(candidate)));
@@ -109,9 +109,9 @@ impl Runner {
                 LiveTrigger::Inaction { within, .. } => {
                     let check = Item::InactionCheck {
                         campaign: campaign.id,
-                        object_id: event.object_id.clone(),
+                        object_id: object_id.to_owned(),
                         since: event.ts,
-                        event: event.properties.clone(),
+                        event: event.properties.to_map(),
                         n,
                     };
                     queue.push((now + *within, check));
@@ -123,7 +123,7 @@ impl Runner {
             self.agenda.push(at, item);
         }
         for (campaign, report_run) in held_out {
-            self.expose_control(&event.object_id, campaign, report_run, now);
+            self.expose_control(object_id, campaign, report_run, now);
         }
     }
 

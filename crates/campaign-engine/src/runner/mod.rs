@@ -226,9 +226,9 @@ impl Runner {
 
     /// A new event of a user (already in `store`), arrived at `now`: live campaigns it triggers are queued,
     /// conversion goals it meets are counted.
-    pub fn on_event(&mut self, store: &MemoryStore, event: &Event, now: Timestamp) {
-        self.count_conversion(event);
-        self.trigger_live(store, event, now);
+    pub fn on_event(&mut self, store: &MemoryStore, object_id: &str, event: &Event, now: Timestamp) {
+        self.count_conversion(object_id, event);
+        self.trigger_live(store, object_id, event, now);
     }
 
     /// Whether the delivery `delivery_id` was handed on and has no outcome yet.
@@ -260,8 +260,8 @@ impl Runner {
         self.exposures.entry(object_id.to_owned()).or_default().push(exposure);
     }
 
-    fn count_conversion(&mut self, event: &Event) {
-        let Some(exposures) = self.exposures.get_mut(&event.object_id) else { return };
+    fn count_conversion(&mut self, object_id: &str, event: &Event) {
+        let Some(exposures) = self.exposures.get_mut(object_id) else { return };
         for exposure in exposures.iter_mut().filter(|e| !e.converted && event.ts >= e.at) {
             let Some((campaign, progress)) = self.campaigns.get_mut(&exposure.campaign) else { continue };
             let Some(goal) = &campaign.goal else { continue };

@@ -14,7 +14,6 @@ use crate::campaign::target::Target;
 use crate::campaign::throttle::Throttle;
 use crate::campaign::{Campaign, When};
 use crate::delivery::Delivery;
-use crate::event::Event;
 use crate::profile::IdentityKind;
 use crate::query::Query;
 use crate::report::DropReason;
@@ -84,9 +83,9 @@ fn live(id: u64, trigger: Value) -> Campaign {
 
 /// Adds an event as an upload would and tells the runner, at the event's time.
 fn event(runner: &mut Runner, store: &mut MemoryStore, user: &str, name: &str, p: Value, at: Timestamp) {
-    let object_id = store.add_event((IdentityKind::Identity, user), name, props(p.clone()), at, at).to_owned();
-    let e = Event { object_id, name: name.into(), properties: props(p), ts: at };
-    runner.on_event(store, &e, at);
+    let (object_id, e) = store.add_event((IdentityKind::Identity, user), name, props(p), at, at);
+    let (object_id, e) = (object_id.to_owned(), e.clone());
+    runner.on_event(store, &object_id, &e, at);
 }
 
 fn users(deliveries: &[Delivery]) -> Vec<String> {

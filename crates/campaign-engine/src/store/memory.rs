@@ -1,12 +1,14 @@
 //! The in-memory store of profiles and events: each profile found by any of its identities or its email,
-//! each user's events kept in time order.
+//! each user's events kept in time order. Event names and property keys are interned here, once each.
 
 use clock::Timestamp;
 use foldhash::HashMap;
 use serde_json::{Map, Value};
 
 use crate::event::Event;
+use crate::name::Names;
 use crate::profile::{IdentityKind, Profile};
+use crate::properties::Properties;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -18,6 +20,8 @@ pub struct MemoryStore {
     by_email: HashMap<String, usize>,
     /// For CleverTap IDs of users first seen by another identity.
     next_object_id: u64,
+    /// Every event name and property key stored.
+    names: Names,
 }
 
 fn slot(kind: IdentityKind) -> usize {
@@ -65,7 +69,7 @@ impl MemoryStore {
             identity: None,
             fbid: None,
             gpid: None,
-            properties: Map::new(),
+            properties: Properties::new(),
             created_at: at,
             updated_at: at,
         };
@@ -95,7 +99,7 @@ impl MemoryStore {
     ) -> &str {
         let i = self.profile_for(who.0, who.1, at);
         let old_email = self.profiles[i].email().map(str::to_lowercase);
-        self.profiles[i].merge(properties, at);
+        self.profiles[i].merge(properties, at, &mut self.names);
         if let Some(Value::String(identity)) = properties.get("Identity")
             && self.profiles[i].identity.as_deref() != Some(identity.as_str())
         {
@@ -116,7 +120,8 @@ impl MemoryStore {
         &self.profiles[i].object_id
     }
 
-    /// Records an event of `who` (whose profile is created if new), kept in time order. Returns the CleverTap ID.
+    /// Records an event of `who` (whose profile is created if new), kept in time order. Returns the CleverTap ID
+    /// and the event as stored.
     pub fn add_event(
         &mut self,
         who: (IdentityKind, &str),
@@ -124,14 +129,20 @@ impl MemoryStore {
         properties: Map<String, Value>,
         ts: Timestamp,
         at: Timestamp,
-    ) -> &str {
+    ) -> (&str, &Event) {
         let i = self.profile_for(who.0, who.1, at);
-        let event = Event { object_id: self.profiles[i].object_id.clone(), name: name.to_owned(), properties, ts };
+        let name = self.names.intern(name);
+        let event = Event { name, properties: Properties::from_map(properties, &mut self.names), ts };
         let events = &mut self.events[i];
         // Uploads mostly arrive in time order: insert from the end.
         let at = events.iter().rposition(|e| e.ts <= ts).map_or(0, |p| p + 1);
+        if events.len() == events.capacity() {
+            // Grow by a quarter, not double: with millions of short lists, doubling leaves about a quarter of
+            // their room unused (a sixteenth this way), and that room is a large part of the store.
+            events.reserve_exact((events.len() / 4).max(2));
+        }
         events.insert(at, event);
-        &self.profiles[i].object_id
+        (&self.profiles[i].object_id, &self.events[i][at])
     }
 
     /// Makes `id` of `kind` another way to find the user `object_id` (an upload record that names a user by
@@ -239,7 +250,7 @@ mod tests {
         store.upload_profile((IdentityKind::Identity, "u1"), &props(json!({"Tier": "platinum"})), t(5));
         assert_eq!(store.profile_count(), 1);
         let p = store.find(IdentityKind::ObjectId, &id).unwrap();
-        assert_eq!(Value::Object(p.properties.clone()), json!({"Name": "Ada", "Tier": "platinum"}));
+        assert_eq!(Value::from(&p.properties), json!({"Name": "Ada", "Tier": "platinum"}));
         assert_eq!((p.created_at, p.updated_at), (t(0), t(5)));
         assert!(id.starts_with("__tapink"), "{id}");
     }
@@ -290,6 +301,7 @@ mod tests {
         let mut store = MemoryStore::new();
         let id = store
             .add_event((IdentityKind::Identity, "u1"), "Charged", props(json!({"Amount": 5})), t(10), t(10))
+            .0
             .to_owned();
         store.add_event((IdentityKind::Identity, "u1"), "Charged", props(json!({"Amount": 3})), t(5), t(11));
         store.add_event((IdentityKind::Identity, "u1"), "App Launched", Map::new(), t(20), t(12));

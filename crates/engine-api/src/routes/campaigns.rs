@@ -170,7 +170,7 @@ fn sample(state: &ApiState, id: &str, body: &[u8]) -> Result<(Arc<dyn Channel>, 
         (Some((_, _, Some(p))), _) => SampleUser {
             object_id: p.object_id.clone(),
             identity: p.identity.clone(),
-            profile: p.properties.clone(),
+            profile: p.properties.to_map(),
             event,
         },
         (None, Some(Value::Object(profile))) => SampleUser {

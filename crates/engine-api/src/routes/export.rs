@@ -121,12 +121,9 @@ fn page(state: &ApiState, export: Export, cursor: &str, batch_size: Option<usize
                 .into_iter()
                 .map(|p| profile_record(p, store.events_of(&p.object_id)))
                 .collect(),
-            Export::Events => open
-                .snapshot
-                .events_in(store, offset..end)
-                .into_iter()
-                .map(|e| event_record(store.find(campaign_engine::profile::IdentityKind::ObjectId, &e.object_id), e))
-                .collect(),
+            Export::Events => {
+                open.snapshot.events_in(store, offset..end).into_iter().map(|(user, e)| event_record(user, e)).collect()
+            }
         }
     };
     let mut fields = json!({ "records": records });

@@ -244,7 +244,7 @@ fn prepare(
                     .store()
                     .find(IdentityKind::Identity, i)
                     .ok_or_else(|| format!("no profile with identity {i:?} has been uploaded"))?;
-                (found.properties.clone(), found.object_id.clone(), found.identity.clone())
+                (found.properties.to_map(), found.object_id.clone(), found.identity.clone())
             }
         }
     };
