@@ -4,6 +4,9 @@
 //! and prints errors with their causes.
 
 mod commands;
+mod number_format;
+mod progress;
+mod seed;
 mod shutdown;
 
 use std::process::ExitCode;
