@@ -1,6 +1,7 @@
 //! The one integration-test binary: end-to-end tests over real loopback HTTP, real SQLite files and real
 //! PDFs. Each module covers one feature, its good and bad paths.
 
+mod bench_cli;
 mod crash_recovery;
 mod demo_cli;
 mod dispatch;

@@ -5,6 +5,7 @@
 //! read back from History: the entry's creation time minus the event's time in the engine, which the
 //! delivery id carries (`<campaign>-e<nanos>.<n>-<user>`, the `Idempotency-Key` Inkit stores).
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -32,8 +33,9 @@ pub struct LiveRig {
     http: HttpClient,
     campaign_id: u64,
     users: u64,
-    /// The last History entry read by [`LiveRig::new_latencies`].
-    read_up_to: u64,
+    /// History entries read by [`LiveRig::new_latencies`]: History lists them in the order they were stored,
+    /// which is not quite the order of their `seq` (requests on two server threads commit in either order).
+    read: usize,
     posted: u64,
 }
 
@@ -77,7 +79,7 @@ impl LiveRig {
             http,
             campaign_id: spec.campaign.id,
             users,
-            read_up_to: 0,
+            read: 0,
             posted: 0,
             pipeline,
         })
@@ -133,11 +135,14 @@ impl LiveRig {
 
     /// The campaign's History entries accepted since the last call, as latencies.
     pub fn new_latencies(&mut self) -> NewEntries {
-        let from = self.read_up_to;
-        let entries = self.pipeline.inkit.entries_where(|e| e.seq > from);
+        let (from, position) = (self.read, Cell::new(0usize));
+        let entries = self.pipeline.inkit.entries_where(|_| {
+            position.set(position.get() + 1);
+            position.get() > from
+        });
+        self.read = position.get();
         let mut found = NewEntries::default();
         for entry in &entries {
-            self.read_up_to = self.read_up_to.max(entry.seq);
             if entry.kind != EntryKind::Render {
                 continue;
             }

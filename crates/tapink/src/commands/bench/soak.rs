@@ -2,7 +2,7 @@
 //! that long, one row per `--sample-seconds` interval (events posted, documents in History, the interval's
 //! latency percentiles, resident memory), then two verdicts:
 //!
-//! - latency held: every interval's p99 under [`P99_BOUND_MS`], and every event's document in History at
+//! - latency held: every interval's p99 at most `--max-p99-ms`, and every event's document in History at
 //!   the end;
 //! - memory flat: History, the engine's events and its send log keep every event by design, as Inkit and
 //!   CleverTap do, so resident memory grows with them; it counts as flat when the second half of the run
@@ -17,8 +17,6 @@ use super::memory::{current_rss, mib};
 use super::outcome::{Outcome, verdict};
 use crate::number_format::group;
 
-/// The bound on every interval's p99 event-to-History latency.
-pub const P99_BOUND_MS: f64 = 250.0;
 /// The most resident growth per event allowed in the second half of the run.
 pub const MAX_BYTES_PER_EVENT: f64 = 8_192.0;
 /// Users the events cycle through.
@@ -80,7 +78,8 @@ pub async fn run(args: &BenchArgs, minutes: f64) -> anyhow::Result<Outcome> {
             window.clear();
             next_sample += interval;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each look at History walks all of it (a pointer per entry); five looks a second keep that small.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let drain_started = Instant::now();
     while in_history < rig.posted() && drain_started.elapsed() < DRAIN {
@@ -110,14 +109,15 @@ fn print_sample(s: &Sample) {
 
 fn judge(samples: &[Sample], posted: u64, in_history: u64, duplicates: u64, args: &BenchArgs) -> Outcome {
     let mut out = Outcome::default();
+    let bound = args.max_p99_ms as f64;
     let worst_p99 =
         samples.iter().filter_map(|s| s.p99_ms).fold(None, |worst: Option<f64>, p| Some(worst.map_or(p, |w| w.max(p))));
-    let latency_held = worst_p99.is_some_and(|p| p <= P99_BOUND_MS) && in_history == posted;
+    let latency_held = worst_p99.is_some_and(|p| p <= bound) && in_history == posted;
     out.row("events posted / in History", format!("{} / {}", group(posted), group(in_history)));
     out.row_against(
         "worst interval p99",
         worst_p99.map_or("-".to_owned(), |p| format!("{p:.1} ms")),
-        verdict(&format!("every p99 ≤ {P99_BOUND_MS:.0} ms, every event in History"), latency_held),
+        verdict(&format!("every p99 ≤ {bound:.0} ms, every event in History"), latency_held),
     );
     out.check(
         latency_held,
@@ -162,7 +162,7 @@ fn judge(samples: &[Sample], posted: u64, in_history: u64, duplicates: u64, args
     out.set("in_history", in_history);
     out.set("duplicates", duplicates);
     out.set("worst_interval_p99_ms", worst_p99);
-    out.set("p99_bound_ms", P99_BOUND_MS);
+    out.set("p99_bound_ms", bound);
     out.set("max_bytes_per_event", MAX_BYTES_PER_EVENT);
     out.set("latency_held", latency_held);
     out.set("memory_flat", memory);
