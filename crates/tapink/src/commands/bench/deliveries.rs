@@ -17,7 +17,7 @@ use serde_json::json;
 use webhook_dispatcher::client::HttpClient;
 
 use super::BenchArgs;
-use super::cpu::ThreadCpu;
+use super::cpu::{self, ThreadCpu};
 use super::outcome::{Outcome, verdict};
 use crate::number_format::group;
 use crate::progress::Progress;
@@ -63,6 +63,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let upload_time = upload_started.elapsed();
 
     let cpu_before = ThreadCpu::read(&THREADS);
+    let process_before = cpu::process();
     let published_at = clock::Timestamp::now();
     let started = Instant::now();
     lock(&pipeline.engine).publish(campaign_id).context("publishing")?;
@@ -85,6 +86,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     };
     let settled_time = started.elapsed();
     let cpu = ThreadCpu::read(&THREADS);
+    let process_cpu = cpu::process() - process_before;
 
     let entries = pipeline.inkit.entries_where(|e| e.kind == EntryKind::Render);
     let mut users_in_history: HashSet<String> = HashSet::with_capacity(users as usize);
@@ -107,7 +109,6 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let to_last_entry = last_entry.duration_since(published_at).as_secs_f64().max(1e-9);
     let rate = users_in_history.len() as f64 / to_last_entry;
     let per_delivery = |seconds: f64| seconds * 1e6 / users.max(1) as f64;
-    let process_cpu = cpu.total_since(&cpu_before);
     let inkit_cpu = cpu.since(&cpu_before, "inkit-mock server") + cpu.since(&cpu_before, "History writer");
     let all = users_in_history.len() as u64 == users && settled.delivered == users;
 

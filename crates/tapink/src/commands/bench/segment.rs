@@ -9,7 +9,7 @@ use campaign_engine::segment::{SavedSegments, Segment};
 use campaign_engine::synthetic::{benchmark_segment, build_store};
 
 use super::BenchArgs;
-use super::cpu::ThreadCpu;
+use super::cpu;
 use super::outcome::{Outcome, verdict};
 use crate::number_format::group;
 use crate::progress::Progress;
@@ -38,7 +38,7 @@ fn measure(profiles: usize, events: usize, seed: u64) -> anyhow::Result<Outcome>
     let mut bar = Progress::new("evaluations", RUNS as u64, "done");
     let mut times: Vec<Duration> = Vec::with_capacity(RUNS);
     let mut found = 0;
-    let cpu_before = ThreadCpu::read(&[]);
+    let cpu_before = cpu::process();
     for run in 0..RUNS {
         let started = Instant::now();
         found = segment.profiles(&store, &saved, now).len();
@@ -46,7 +46,7 @@ fn measure(profiles: usize, events: usize, seed: u64) -> anyhow::Result<Outcome>
         bar.update(run as u64 + 1);
     }
     bar.finish(RUNS as u64);
-    let cpu_per_run = ThreadCpu::read(&[]).total_since(&cpu_before) / RUNS as f64;
+    let cpu_per_run = (cpu::process() - cpu_before) / RUNS as f64;
     times.sort();
     let (fastest, median) = (times[0].as_secs_f64(), times[RUNS / 2].as_secs_f64());
 
