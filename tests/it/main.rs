@@ -2,6 +2,7 @@
 //! PDFs. Each module covers one feature, its good and bad paths.
 
 mod bad_request_corpus;
+mod bench_cli;
 mod crash_recovery;
 mod demo_cli;
 mod dispatch;

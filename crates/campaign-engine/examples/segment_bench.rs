@@ -4,44 +4,26 @@
 //! `cargo run --release -p campaign-engine --example segment_bench -- [PROFILES] [EVENTS] [RUNS]`
 //! (defaults 1,000,000 profiles, 10,000,000 events, 7 runs).
 //!
-//! The data is `data/mod.rs`'s (deterministic: each profile has a `City` among 50 and a `Gender`; each event
-//! belongs to a random profile, happened in the 90 days before `now`, and is `Charged` (one in five, with an
-//! `Amount` from 0 to 299) or one of 19 other events without properties). It is loaded through
-//! `MemoryStore`'s public API, as an upload would; `ingest_bench` loads the same data as uploads.
+//! The data is `campaign_engine::synthetic`'s, drawn with `data::SEED` (deterministic: each profile has a
+//! `City` among 50 and a `Gender`; each event belongs to a random profile, happened in the 90 days before
+//! `now`, and is `Charged` (one in five, with an `Amount` from 0 to 299) or one of 19 other events without
+//! properties). It is loaded through `MemoryStore`'s public API, as an upload would; `ingest_bench` loads the
+//! same data as uploads, and `tapink bench` times the same segment over the same generator.
 
 mod data;
 
 use std::time::{Duration, Instant};
 
-use campaign_engine::profile::IdentityKind;
 use campaign_engine::segment::{SavedSegments, Segment};
-use campaign_engine::store::MemoryStore;
-use clock::Timestamp;
-use data::{Generated, arg, peak_rss, process_cpu_seconds};
-use serde_json::json;
-
-fn build(profiles: usize, events: usize, now: Timestamp) -> MemoryStore {
-    let mut store = MemoryStore::new();
-    data::generate(profiles, events, |record| {
-        let properties = record.properties();
-        match record {
-            Generated::Profile { object_id, ts, .. } => {
-                store.upload_profile((IdentityKind::ObjectId, &object_id), &properties, ts);
-            }
-            Generated::Event { object_id, name, ts, .. } => {
-                store.add_event((IdentityKind::ObjectId, &object_id), name, properties, ts, now);
-            }
-        }
-    });
-    store
-}
+use campaign_engine::synthetic::{benchmark_segment, build_store};
+use data::{SEED, arg, peak_rss, process_cpu_seconds};
 
 fn main() {
     let (profiles, events, runs) = (arg(1, 1_000_000).max(1), arg(2, 10_000_000), arg(3, 7).max(1));
     let now = data::now();
 
     let started = Instant::now();
-    let store = build(profiles, events, now);
+    let store = build_store(profiles, events, SEED, now, |_| {});
     let build_time = started.elapsed();
     println!("profiles       {}", store.profile_count());
     println!("events         {}", store.event_count());
@@ -49,15 +31,7 @@ fn main() {
     println!("peak RSS       {}", peak_rss());
 
     let saved = SavedSegments::new();
-    let segment = Segment::parse(
-        &json!({"all": [
-            {"profile": {"name": "City", "operator": "equals", "value": "City 7"}},
-            {"did": {"event": "Charged", "last_days": 30,
-                "where": [{"name": "Amount", "operator": "greater_than", "value": 100}],
-                "count": {"operator": "greater_than_equals", "value": 2}}}]}),
-        &saved,
-    )
-    .expect("the benchmark segment parses");
+    let segment = Segment::parse(&benchmark_segment(), &saved).expect("the benchmark segment parses");
 
     let mut times: Vec<Duration> = Vec::with_capacity(runs);
     let mut found = 0;

@@ -17,6 +17,7 @@
 //!   throttles; outcomes fill the reports (`report`). `delivery`: what the runner hands on.
 //! - `segment`: the dashboard's richer segments (did / did not, counts and sums, AND / OR, saved segments).
 //! - `engine`: all of it as one value, reading one clock.
+//! - `synthetic`: deterministic profiles and events for benchmarks (`segment_bench`, `tapink bench`).
 
 pub mod campaign;
 pub mod delete;
@@ -36,6 +37,7 @@ pub mod schedule;
 pub mod segment;
 mod stable_hash;
 pub mod store;
+pub mod synthetic;
 pub mod upload;
 pub mod upload_file;
 

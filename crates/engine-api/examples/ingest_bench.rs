@@ -58,7 +58,7 @@ fn bodies(profiles: usize, events: usize, mut each: impl FnMut(Vec<u8>, usize)) 
         let body = serde_json::to_vec(&serde_json::json!({"d": std::mem::take(batch)})).expect("JSON");
         each(body, n);
     };
-    data::generate(profiles, events, |record| {
+    campaign_engine::synthetic::generate(profiles, events, data::SEED, data::now(), |record| {
         batch.push(record.upload_json());
         if batch.len() == BATCH {
             flush(&mut batch);

@@ -26,9 +26,11 @@
 //!   and the group-commit writer.
 //! - `template.rs`, `merge.rs`, `pdf.rs`: templates, `{{key}}` merging, PDF output.
 //! - `history.rs`, `batch.rs`: what a History entry and a batch are, and how the API shows them.
+//! - `ceiling.rs`: a bare hyper server, the machine's speed ceiling that benchmarks compare the mock with.
 //! - `faults.rs`, `journal.rs`, `listing.rs`, `error.rs`, `json_body.rs`, `ids.rs`: the rest.
 
 mod batch;
+pub mod ceiling;
 mod config;
 mod error;
 mod faults;

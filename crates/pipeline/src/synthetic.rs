@@ -52,28 +52,8 @@ const ZONES: [&str; 8] = [
     "Australia/Sydney",
 ];
 
-/// SplitMix64: a small, fast generator with a fixed sequence per seed.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
+/// The generator, shared with the engine's benchmark data.
+pub use campaign_engine::synthetic::SplitMix64;
 
 /// The profile upload record of synthetic user `i` (identity `user-<i>`).
 pub fn profile_record(i: u64, rng: &mut SplitMix64) -> Value {

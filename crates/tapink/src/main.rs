@@ -4,6 +4,9 @@
 //! and prints errors with their causes.
 
 mod commands;
+mod number_format;
+mod progress;
+mod seed;
 mod shutdown;
 
 use std::process::ExitCode;
@@ -23,6 +26,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Bench(commands::bench::BenchArgs),
     Demo(commands::demo::DemoArgs),
     Engine(commands::engine::EngineArgs),
     Inkit(commands::inkit::InkitArgs),
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Bench(args) => commands::bench::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Engine(args) => commands::engine::run(args).await,
             Command::Inkit(args) => commands::inkit::run(args).await,

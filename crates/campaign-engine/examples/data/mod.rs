@@ -1,125 +1,15 @@
-//! The benchmarks' data, the same in every example that includes this file: deterministic (a fixed-seed
-//! splitmix64), each profile a `City` among 50 and a `Gender`; each event belongs to a random profile,
-//! happened in the 90 days before `now`, and is `Charged` (one in five, with an `Amount` from 0 to 299) or one
-//! of 19 other events without properties, none of them a name CleverTap reserves. Profiles come first (`p0`, `p1`, … by `objectId`), then events.
+//! What the benchmark examples share (`segment_bench`, and `ingest_bench` in engine-api, include this file): the
+//! seed and the instant their data is drawn with (`campaign_engine::synthetic`), their arguments, and the
+//! process's peak memory and CPU time.
 
 use clock::Timestamp;
-use serde_json::{Value, json};
 
-pub const CITIES: u64 = 50;
-pub const OTHER_EVENTS: [&str; 19] = [
-    "App Opened",
-    "App Closed",
-    "Added To Cart",
-    "Removed From Cart",
-    "Product Viewed",
-    "Category Viewed",
-    "Searched",
-    "Wishlisted",
-    "Checkout Started",
-    "Coupon Applied",
-    "Banner Clicked",
-    "Banner Viewed",
-    "Email Opened",
-    "Email Clicked",
-    "Signed Up",
-    "Logged In",
-    "Logged Out",
-    "Rated App",
-    "Shared",
-];
-pub const DAYS: u64 = 90;
+/// The seed the examples have always used, so their figures stay comparable.
+pub const SEED: u64 = 0x7A91_17E5_EED5_0001;
 
 /// The instant the data is generated against.
 pub fn now() -> Timestamp {
     "2026-03-01T00:00:00Z".parse().expect("a timestamp")
-}
-
-/// splitmix64: small, fast and good enough to spread test data.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// One generated record.
-pub enum Generated {
-    /// Uploaded a year and more before `now`.
-    Profile {
-        object_id: String,
-        city: String,
-        gender: &'static str,
-        ts: Timestamp,
-    },
-    Event {
-        object_id: String,
-        name: &'static str,
-        amount: Option<u64>,
-        ts: Timestamp,
-    },
-}
-
-impl Generated {
-    /// The `profileData` or `evtData` of the record.
-    pub fn properties(&self) -> serde_json::Map<String, Value> {
-        let object = match self {
-            Generated::Profile { city, gender, .. } => json!({"City": city, "Gender": gender}),
-            Generated::Event { amount: Some(amount), .. } => json!({"Amount": amount}),
-            Generated::Event { amount: None, .. } => json!({}),
-        };
-        match object {
-            Value::Object(map) => map,
-            _ => unreachable!("json! of an object"),
-        }
-    }
-
-    /// The record in CleverTap's upload format.
-    #[allow(dead_code)] // not every example uploads JSON
-    pub fn upload_json(&self) -> Value {
-        match self {
-            Generated::Profile { object_id, ts, .. } => json!({"type": "profile", "objectId": object_id,
-                "ts": ts.as_second(), "profileData": self.properties()}),
-            Generated::Event { object_id, name, ts, .. } => json!({"type": "event", "objectId": object_id,
-                "ts": ts.as_second(), "evtName": name, "evtData": self.properties()}),
-        }
-    }
-}
-
-/// The `profiles` profiles and then the `events` events, one at a time.
-pub fn generate(profiles: usize, events: usize, mut each: impl FnMut(Generated)) {
-    let now = now();
-    let mut rng = SplitMix64(0x7A91_17E5_EED5_0001);
-    let before = |secs: i64| Timestamp::from_second(now.as_second() - secs).expect("in range");
-    let created = before(400 * 86_400);
-    for i in 0..profiles {
-        let city = format!("City {}", rng.below(CITIES));
-        let gender = if rng.below(2) == 0 { "F" } else { "M" };
-        each(Generated::Profile { object_id: format!("p{i}"), city, gender, ts: created });
-    }
-    let window_secs = DAYS * 86_400;
-    for _ in 0..events {
-        let object_id = format!("p{}", rng.below(profiles as u64));
-        let ago = i64::try_from(rng.below(window_secs)).expect("fits");
-        let ts = before(ago);
-        let event = if rng.below(5) == 0 {
-            Generated::Event { object_id, name: "Charged", amount: Some(rng.below(300)), ts }
-        } else {
-            let name = OTHER_EVENTS[rng.below(OTHER_EVENTS.len() as u64) as usize];
-            Generated::Event { object_id, name, amount: None, ts }
-        };
-        each(event);
-    }
 }
 
 /// A whole-number argument (`1_000_000` and `1,000,000` read too), or `default`.

@@ -1,13 +1,10 @@
 //! `tapink demo`: the seed walkthrough (CleverTap → webhook → Inkit), run for real on this machine and
 //! narrated step by step: what CleverTap does, what the webhook sends, what Inkit stores.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
-use bytes::Bytes;
 use clap::Args;
 use engine_api::channel::SampleUser;
 use inkit_mock::EntryKind;
@@ -16,13 +13,11 @@ use pipeline::channel::{preview_request, send_once};
 use pipeline::synthetic::upload_bodies;
 use pipeline::{Pipeline, PipelineConfig, Storage, TimeMode};
 use serde_json::{Value, json};
-use webhook_dispatcher::client::{Answer, HttpClient, OutgoingRequest};
-use webhook_dispatcher::webhook::WebhookSpec;
+use webhook_dispatcher::client::HttpClient;
 
-/// The seed walkthrough's template and body, as the project's fixtures hold them.
-const TEMPLATE_HTML: &str = include_str!("../../../../fixtures/templates/seed-letter.html");
-const SEED_BODY: &str = include_str!("../../../../fixtures/bodies/seed.json");
-const SEED_TEMPLATE_ID: &str = "tmpl_SeedLetter000000000001";
+use crate::number_format::group;
+use crate::progress::Progress;
+use crate::seed;
 
 /// Run the CleverTap → Inkit walkthrough end to end, explained step by step.
 #[derive(Debug, Args)]
@@ -77,7 +72,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let token = inkit_mock::DEFAULT_TOKEN;
 
     step(1, "Create a template in Inkit");
-    let template_id = create_template(&http, &inkit, token).await?;
+    let template_id = seed::create_template(&http, &inkit, token).await?;
     say(&format!(
         "POST {inkit}/v1/template  {{\"name\": \"Welcome letter\", \"file\": <the HTML, base64>}}\n\
          Inkit answered 200: template id {template_id}\n\
@@ -85,11 +80,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
 
     step(2, "Create the webhook in CleverTap (Settings > Channels > Webhook)");
-    let spec: WebhookSpec = serde_json::from_value(json!({
-        "name": "Inkit", "method": "POST", "url": format!("{inkit}/v1/generate"), "content_type": "json",
-        "headers": {"X-Inkit-API-Token": token}
-    }))?;
-    pipeline.create_webhook(spec, true).await.context("creating the webhook")?;
+    pipeline.create_webhook(seed::webhook(&inkit, token)?, true).await.context("creating the webhook")?;
     say(&format!(
         "Name Inkit · POST {inkit}/v1/generate · application/json · X-Inkit-API-Token: {token}\n\
          CleverTap sent its test request {{\"is_test\": true, \"targetId\": …, \"profiles\": […]}};\n\
@@ -97,7 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
 
     step(3, "Create the webhook campaign (Content format JSON, Custom body)");
-    let body = SEED_BODY.replace(SEED_TEMPLATE_ID, &template_id);
+    let body = seed::body(&template_id);
     let spec = pipeline
         .save_campaign(&json!({"name": "Welcome letter", "target_mode": "webhook", "webhook_endpoint_name": "Inkit",
                                "where": {}, "when": "now", "content": {"body": body, "format": "json"}, "draft": true}))
@@ -154,26 +145,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let publish_started = Instant::now();
     lock(&pipeline.engine).publish(campaign_id).context("publishing")?;
     let total = args.users;
-    // At a terminal the bar redraws in place; in a log, one line per quarter.
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut quarters_shown = 0;
+    let mut bar = Progress::new("deliveries", total, "settled");
     loop {
         let settled = pipeline.sink.settled().total();
-        let quarter = (settled * 4).checked_div(total).unwrap_or(4);
-        if terminal || quarter > quarters_shown {
-            quarters_shown = quarter;
-            progress(settled, total, publish_started.elapsed(), terminal);
-        }
         if settled >= total {
+            bar.finish(settled);
             break;
         }
+        bar.update(settled);
         if publish_started.elapsed() > Duration::from_secs(600) {
             bail!("only {settled} of {total} deliveries settled after 10 minutes");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if terminal {
-        eprintln!();
     }
     let elapsed = publish_started.elapsed();
 
@@ -188,42 +171,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     pipeline.shutdown().await;
     Ok(())
-}
-
-async fn create_template(http: &HttpClient, inkit: &str, token: &str) -> anyhow::Result<String> {
-    let file = base64::engine::general_purpose::STANDARD.encode(TEMPLATE_HTML);
-    let body = json!({"name": "Welcome letter", "source": "html", "file": file,
-                      "data": {"width": 8.5, "height": 11, "unit": "in"}});
-    let request = OutgoingRequest {
-        method: http::Method::POST,
-        url: format!("{inkit}/v1/template"),
-        headers: vec![("content-type".into(), "application/json".into()), ("x-inkit-api-token".into(), token.into())],
-        body: Bytes::from(body.to_string()),
-    };
-    match http.send(request, Duration::from_secs(5)).await.answer {
-        Answer::Response { status: 200, body, .. } => {
-            let answer: Value = serde_json::from_str(&body).context("Inkit's answer is not JSON")?;
-            answer["id"].as_str().map(str::to_owned).context("Inkit's answer has no template id")
-        }
-        other => bail!("creating the template failed: {other:?}"),
-    }
-}
-
-fn progress(done: u64, total: u64, elapsed: Duration, in_place: bool) {
-    const WIDTH: u64 = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH) as usize;
-    let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
-    let (start, end) = if in_place { ("\r", "") } else { ("", "\n") };
-    eprint!(
-        "{start}  [{}{}] {}/{} settled  {:.1} s  {} /s   {end}",
-        "#".repeat(filled),
-        "-".repeat(WIDTH as usize - filled),
-        group(done),
-        group(total),
-        elapsed.as_secs_f64(),
-        group(rate as u64)
-    );
-    let _ = std::io::stderr().flush();
 }
 
 fn summary(pipeline: &Pipeline, campaign_id: u64, elapsed: Duration) {
@@ -248,17 +195,4 @@ fn summary(pipeline: &Pipeline, campaign_id: u64, elapsed: Duration) {
         println!("  {label:<30} {value:>24}");
     }
     println!("  (History also holds the webhook's test request and the Send Test document.)");
-}
-
-/// 10000 as "10,000".
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -1,5 +1,6 @@
 //! One module per `tapink` subcommand.
 
+pub mod bench;
 pub mod demo;
 pub mod dlq;
 pub mod engine;
