@@ -56,4 +56,9 @@ pub trait Channel: Send + Sync {
     /// Sends the campaign once for this user (CleverTap's "Send Test"): `{"status", "body", "latency_ms"}` of
     /// the endpoint's answer.
     fn send_test<'a>(&'a self, campaign: &'a Campaign, user: &'a SampleUser) -> ChannelFuture<'a, Value>;
+
+    /// Told after every request that may have changed the engine (any method but GET), so deliveries it made
+    /// due at once (a live trigger with no delay, a campaign sent now) are handed over without waiting for
+    /// the channel's next look.
+    fn engine_changed(&self) {}
 }

@@ -100,11 +100,24 @@ pub struct Bridge {
     dispatcher: Arc<Dispatcher>,
     /// Campaigns whose content the dispatcher has.
     registered: Mutex<HashSet<u64>>,
+    /// Rung when the engine may have new deliveries due now (see [`Bridge::engine_changed`]).
+    changed: tokio::sync::Notify,
 }
 
 impl Bridge {
     pub fn new(engine: SharedEngine, dispatcher: Arc<Dispatcher>) -> Self {
-        Bridge { engine, dispatcher, registered: Mutex::new(HashSet::new()) }
+        Bridge { engine, dispatcher, registered: Mutex::new(HashSet::new()), changed: tokio::sync::Notify::new() }
+    }
+
+    /// Says the engine may have deliveries due now (an upload or a campaign came in), so the real-time
+    /// hand-over looks at once instead of at its next look (up to 50 ms later).
+    pub fn engine_changed(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Waits until [`Bridge::engine_changed`] is called (at once if it was called since the last wait).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// Registers (or re-registers, after an edit) a campaign's content with the dispatcher: a body that

@@ -173,4 +173,8 @@ impl Channel for PipelineChannel {
             Ok(json!({"request": prepared_json(&request), "response": answer}))
         })
     }
+
+    fn engine_changed(&self) {
+        self.bridge.engine_changed();
+    }
 }

@@ -183,12 +183,13 @@ impl Pipeline {
                 if let Err(e) = bridge.pump() {
                     tracing::error!(error = %e, "handing deliveries to the dispatcher failed");
                 }
-                // Sleep until the engine's next due instant, at most 50 ms (new uploads and campaigns arrive
-                // meanwhile), at least 1 ms.
+                // Sleep until the engine's next due instant, at most 50 ms (changes made through the library
+                // rather than the engine API are seen then), at least 1 ms; the engine API wakes it at once.
                 let next = lock(&engine).next_due();
                 let wait = next.map(|t| t.duration_since(clock.now()).as_secs_f64().clamp(0.001, 0.05)).unwrap_or(0.05);
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                    () = bridge.changed() => {}
                     _ = until.wait_for(|s| *s) => break,
                 }
             }

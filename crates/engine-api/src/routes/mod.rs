@@ -14,8 +14,8 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{Method, Uri};
@@ -79,11 +79,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/tapink/v1/segments/estimate", post(segments::estimate))
         // Only matched routes need an account: a wrong URL or method says so whatever the credentials.
         .route_layer(from_fn_with_state(state.clone(), require_account))
+        .route_layer(from_fn_with_state(state.clone(), tell_channel_after_changes))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // The server reads bodies under its own limit (413 in CleverTap's shape) before routing.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Tells the channel, if one is wired in, after a request that may have changed the engine (`Channel::
+/// engine_changed`).
+async fn tell_channel_after_changes(State(state): State<Arc<ApiState>>, request: Request, next: Next) -> Response {
+    let changes = request.method() != Method::GET;
+    let response = next.run(request).await;
+    if changes && let Some(channel) = &state.channel {
+        channel.engine_changed();
+    }
+    response
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
