@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use campaign_engine::Engine;
 use http::{HeaderValue, Request, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use request_body::BodyError;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -137,40 +137,11 @@ impl Handler {
 
     /// The whole body, or 413 as soon as it is known to be over the limit (from `Content-Length`, or while
     /// reading).
-    async fn read_body(&self, parts: &http::request::Parts, mut body: Incoming) -> Result<Bytes, ApiError> {
+    async fn read_body(&self, parts: &http::request::Parts, body: Incoming) -> Result<Bytes, ApiError> {
         let limit = self.state.config.body_limit;
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            drain_refused(body).await;
-            return Err(ApiError::too_large(limit));
-        }
-        match Limited::new(&mut body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                drain_refused(body).await;
-                Err(ApiError::too_large(limit))
-            }
-            Err(e) => Err(ApiError::bad_request(format!("The request body could not be read: {e}"))),
-        }
-    }
-}
-
-/// The most of a refused body [`drain_refused`] reads, and for how long.
-const DRAIN_BYTES: usize = 16 * 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads and drops what is left of a body refused as too large (at most `DRAIN_BYTES`, for at most
-/// `DRAIN_TIME`) before the 413 is sent. A client that writes its whole body before reading the answer then
-/// reads the 413; answering at once and closing with its bytes unread resets the connection under it, and the
-/// client sees a broken pipe instead of the answer. (inkit-mock's server does the same.)
-async fn drain_refused(mut body: Incoming) {
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-    let mut left = DRAIN_BYTES;
-    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
-        let n = frame.data_ref().map_or(0, Bytes::len);
-        if n >= left {
-            break;
-        }
-        left -= n;
+        request_body::read(&parts.headers, body, limit).await.map_err(|e| match e {
+            BodyError::TooLarge => ApiError::too_large(limit),
+            BodyError::Unreadable(e) => ApiError::bad_request(format!("The request body could not be read: {e}")),
+        })
     }
 }

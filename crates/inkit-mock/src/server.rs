@@ -15,10 +15,11 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use request_body::BodyError;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -197,19 +198,12 @@ impl RequestHandler {
         journal: &mut JournalEntry,
     ) -> Result<Response, Closed> {
         let limit = self.inkit.config.body_limit;
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        let mut body = body;
-        if declared.is_some_and(|n| n > limit as u64) {
-            drain_refused(body).await;
-            return Ok(ApiError::too_large(limit).into_response());
-        }
-        let body: Bytes = match Limited::new(&mut body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                drain_refused(body).await;
-                return Ok(ApiError::too_large(limit).into_response());
+        let body = match request_body::read(&parts.headers, body, limit).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Ok(ApiError::too_large(limit).into_response()),
+            Err(BodyError::Unreadable(_)) => {
+                return Err(Closed("the client closed the connection while sending the body"));
             }
-            Err(_) => return Err(Closed("the client closed the connection while sending the body")),
         };
         journal.body_bytes = body.len();
         journal.body_excerpt = Bytes::copy_from_slice(&body[..body.len().min(BODY_EXCERPT_BYTES)]);
@@ -315,24 +309,4 @@ async fn as_json_api(response: Response, method: &str, path: &str) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     response
-}
-
-/// The most of a refused body [`drain_refused`] reads, and for how long.
-const DRAIN_BYTES: usize = 16 * 1024 * 1024;
-const DRAIN_TIME: Duration = Duration::from_secs(5);
-
-/// Reads and drops what is left of a body refused as too large (at most `DRAIN_BYTES`, for at most
-/// `DRAIN_TIME`) before the 413 is sent. A client that writes its whole body before reading the answer then
-/// reads the 413; answering at once and closing with its bytes unread resets the connection under it, and the
-/// client sees a broken pipe instead of the answer. (engine-api's server does the same.)
-async fn drain_refused(mut body: Incoming) {
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-    let mut left = DRAIN_BYTES;
-    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
-        let n = frame.data_ref().map_or(0, Bytes::len);
-        if n >= left {
-            break;
-        }
-        left -= n;
-    }
 }
