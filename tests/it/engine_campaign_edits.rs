@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use http::Method;
-use inkit_mock::MockConfig;
-use integration_tests::{MockServer, PipelineApp, assert_clevertap_error, seed_body, seed_records};
+use integration_tests::{MockServer, PipelineApp, assert_clevertap_error, seed_body, seed_records, webhook_to};
 use pipeline::Storage;
 use serde_json::{Value, json};
 
@@ -25,15 +24,10 @@ async fn edit(app: &PipelineApp, id: u64, changes: Value) -> integration_tests::
 async fn an_edited_campaign_is_the_edited_one_after_a_restart() {
     // arrange: an Inkit outside the pipeline (its address outlives the restart), a data directory, a campaign
     // for 10:00 (the pipeline starts at 09:00)
-    let endpoint = MockServer::start_with(MockConfig {
-        templates_dir: Some(integration_tests::fixtures().join("templates")),
-        ..MockConfig::default()
-    })
-    .await;
+    let endpoint = MockServer::with_seed_templates().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let app = PipelineApp::start_with(Storage::DataDir(dir.path().to_owned())).await;
-    let mut webhook = app.inkit_webhook();
-    webhook["url"] = json!(format!("{}/v1/generate", endpoint.url));
+    let webhook = webhook_to(&endpoint.url);
     assert_eq!(app.api.create_webhook(&webhook).await.status, 200);
     app.api.upload_ok(seed_records()).await;
     let created = app.api.post("/tapink/v1/campaigns", &letter("20261201 10:00")).await;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use engine_api::ROUTES;
 use http::Method;
 use inkit_mock::{FaultPlan, MockConfig};
-use integration_tests::{EngineClient, MockServer, PipelineApp, assert_clevertap_error, seed_body, seed_records};
+use integration_tests::{
+    EngineClient, MockServer, PipelineApp, assert_clevertap_error, seed_body, seed_records, webhook_to,
+};
 use pipeline::Storage;
 use serde_json::{Value, json};
 
@@ -148,15 +150,10 @@ async fn a_malformed_webhook_is_refused_naming_the_field_and_nothing_is_saved() 
 async fn a_webhook_saved_without_its_test_request_is_set_up_again_after_a_restart() {
     // arrange: a data directory; a webhook to an Inkit outside the pipeline (its address outlives the restart),
     // saved with skip_check, and a draft naming it
-    let endpoint = MockServer::start_with(MockConfig {
-        templates_dir: Some(integration_tests::fixtures().join("templates")),
-        ..MockConfig::default()
-    })
-    .await;
+    let endpoint = MockServer::with_seed_templates().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let app = PipelineApp::start_with(Storage::DataDir(dir.path().to_owned())).await;
-    let mut webhook = app.inkit_webhook();
-    webhook["url"] = json!(format!("{}/v1/generate", endpoint.url));
+    let mut webhook = webhook_to(&endpoint.url);
     webhook["skip_check"] = json!(true);
     let created = app.api.create_webhook(&webhook).await;
     assert_eq!(created.status, 200, "{}", created.text());

@@ -29,6 +29,16 @@ impl MockServer {
             .await
     }
 
+    /// In memory with the repository's seed templates: an Inkit outside a pipeline, whose address outlives
+    /// the pipeline's restarts.
+    pub async fn with_seed_templates() -> Self {
+        Self::start_with(MockConfig {
+            templates_dir: Some(crate::fixtures().join("templates")),
+            ..MockConfig::default()
+        })
+        .await
+    }
+
     pub async fn start_with(config: MockConfig) -> Self {
         let start: Timestamp = "2026-11-27T09:00:00Z".parse().expect("valid time");
         let clock = Arc::new(ManualClock::new(start));

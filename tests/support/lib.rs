@@ -24,5 +24,5 @@ pub use engine::{EngineClient, EngineServer, Export, Walk, assert_clevertap_erro
 pub use external::{External, require_external};
 pub use inkit::{MockServer, SEED_TEMPLATE_HTML, create_template, tapink_binary};
 pub use letters::{Letters, all_renders, by_delivery};
-pub use pipeline_app::{APP_START, PipelineApp, fixtures, seed_body, seed_records};
+pub use pipeline_app::{APP_START, PipelineApp, fixtures, seed_body, seed_records, webhook_to};
 pub use tapink_process::{TapinkProcess, free_loopback_addr, kill_hard, run_tapink, run_to_completion};

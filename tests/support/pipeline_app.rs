@@ -34,6 +34,13 @@ pub fn seed_records() -> Value {
     file["d"].clone()
 }
 
+/// The seed walkthrough's webhook, named "Inkit": `POST` to the Inkit at `inkit_url`'s `/v1/generate` with the
+/// API token.
+pub fn webhook_to(inkit_url: &str) -> Value {
+    json!({"name": "Inkit", "method": "POST", "url": format!("{inkit_url}/v1/generate"),
+           "content_type": "json", "headers": {"X-Inkit-API-Token": inkit_mock::DEFAULT_TOKEN}})
+}
+
 /// The running pipeline and clients for its engine API and its mock Inkit.
 pub struct PipelineApp {
     pub pipeline: Pipeline,
@@ -77,8 +84,7 @@ impl PipelineApp {
 
     /// The seed walkthrough's webhook: `POST` to this pipeline's Inkit `/v1/generate` with the API token.
     pub fn inkit_webhook(&self) -> Value {
-        json!({"name": "Inkit", "method": "POST", "url": format!("{}/v1/generate", self.pipeline.inkit_url()),
-               "content_type": "json", "headers": {"X-Inkit-API-Token": inkit_mock::DEFAULT_TOKEN}})
+        webhook_to(&self.pipeline.inkit_url())
     }
 
     pub fn now(&self) -> Timestamp {
