@@ -18,6 +18,7 @@ use crate::faults::Faults;
 use crate::history::{EntryKind, HistoryEntry};
 use crate::ids::{IdGenerator, IdKind, stable_id};
 use crate::journal::Journal;
+use crate::merge_parameters::MergeParameters;
 use crate::store::{Backend, MemoryBackend, Record, SqliteBackend, StoreError, Writer};
 use crate::template::{NewTemplate, Template};
 
@@ -42,7 +43,7 @@ pub struct NewRender {
     pub template_id: String,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub merge_parameters: Map<String, Value>,
+    pub merge_parameters: MergeParameters,
     pub destinations: Option<Value>,
 }
 
@@ -335,7 +336,7 @@ impl Inkit {
             template_name: None,
             name: Some("CleverTap webhook test request".into()),
             description: None,
-            merge_parameters: Map::new(),
+            merge_parameters: MergeParameters::default(),
             destinations: None,
             folder_id: self.default_folder.clone(),
             warnings: Vec::new(),

@@ -133,7 +133,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "{} · template {} · merge parameters {}",
             e.id,
             e.template_name.as_deref().unwrap_or("?"),
-            Value::Object(e.merge_parameters.clone())
+            e.merge_parameters
         ));
     }
     say(&format!("Open {inkit}/ to see it, with the generated PDF."));
