@@ -129,6 +129,7 @@ impl Scalar<'_> {
 
 /// A string as JSON. One borrowed from the body had no escapes there, so it has nothing to escape: no quote,
 /// backslash or control character (serde_json refuses those raw in a string).
+#[expect(clippy::ptr_arg, reason = "whether the text was borrowed from the body is what this looks at")]
 fn write_text(s: &Cow<'_, str>, out: &mut String) {
     match s {
         Cow::Borrowed(s) => {

@@ -188,12 +188,14 @@ mod tests {
             template_name: Some(text.into()),
             name: Some(text.into()),
             description: Some(text.into()),
-            merge_parameters: MergeParameters::from_map(json!({
-                text: text, "n": 1, "f": -1.5e-7, "big": 18_446_744_073_709_551_615u64, "t": true, "null": null,
-                "nested": {"a": [1, text]},
-            })
-            .as_object()
-            .unwrap()),
+            merge_parameters: MergeParameters::from_map(
+                json!({
+                    text: text, "n": 1, "f": -1.5e-7, "big": 18_446_744_073_709_551_615u64, "t": true, "null": null,
+                    "nested": {"a": [1, text]},
+                })
+                .as_object()
+                .unwrap(),
+            ),
             destinations: Some(json!({"inkit_storage": {"folder_id": text, "expire_after_n_views": 2}})),
             folder_id: text.into(),
             warnings: vec![Warning { code: "missing_merge_field".into(), field: text.into(), message: text.into() }],
