@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use clock::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::merge::Warning;
+use crate::merge_parameters::MergeParameters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,8 +76,8 @@ pub struct HistoryEntry {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub merge_parameters: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "MergeParameters::is_empty")]
+    pub merge_parameters: MergeParameters,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Value>,
     pub folder_id: Arc<str>,
@@ -144,7 +145,7 @@ impl HistoryEntry {
             || self.template_name.as_deref().is_some_and(has)
             || self.duplicate_of.as_deref().is_some_and(has)
             || self.request_headers.values().any(|v| has(v))
-            || self.merge_parameters.iter().any(|(k, v)| {
+            || self.merge_parameters.to_map().iter().any(|(k, v)| {
                 has(k)
                     || match v {
                         Value::String(s) => has(s),

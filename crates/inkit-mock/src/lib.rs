@@ -24,7 +24,8 @@
 //! - `routes/`: one file per Inkit resource, plus `admin.rs` for `/__admin`.
 //! - `state.rs`: the operations on templates, History and batches; `store/`: memory and SQLite backends
 //!   and the group-commit writer.
-//! - `template.rs`, `merge.rs`, `pdf.rs`: templates, `{{key}}` merging, PDF output.
+//! - `template.rs`, `merge.rs`, `merge_parameters.rs`, `pdf.rs`: templates, `{{key}}` merging and the
+//!   parameters as kept, PDF output.
 //! - `history.rs`, `batch.rs`: what a History entry and a batch are, and how the API shows them.
 //! - `ceiling.rs`: a bare hyper server, the machine's speed ceiling that benchmarks compare the mock with.
 //! - `faults.rs`, `journal.rs`, `listing.rs`, `error.rs`, `json_body.rs`, `ids.rs`: the rest.
@@ -40,6 +41,7 @@ mod journal;
 mod json_body;
 mod listing;
 mod merge;
+mod merge_parameters;
 pub mod pdf;
 mod routes;
 mod server;
@@ -51,6 +53,7 @@ pub use config::{ApiToken, DEFAULT_TOKEN, MockConfig, Storage};
 pub use error::{ApiError, ErrorKind};
 pub use faults::{FaultPlan, FaultRule, PlanError};
 pub use history::{EntryKind, HistoryEntry};
+pub use merge_parameters::MergeParameters;
 pub use routes::{ADMIN_ROUTES, API_ROUTES};
 pub use server::serve;
 pub use state::{Inkit, StartError};

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::merge_parameters::MergeParameters;
+
 /// A merge problem recorded on the History entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
@@ -71,11 +73,12 @@ impl MergeTemplate {
 
     /// The warnings merging `params` would give, without building the HTML (the request path needs only
     /// these; the HTML is built when someone looks at the document).
-    pub fn warnings(&self, params: &Map<String, Value>) -> Vec<Warning> {
+    pub fn warnings(&self, params: &MergeParameters) -> Vec<Warning> {
+        let keys = params.keys();
         let mut warnings = Vec::new();
-        let mut used = vec![false; params.len()];
+        let mut used = vec![false; keys.len()];
         for var in &self.variables {
-            match lookup_index(params, var) {
+            match lookup_index(&keys, var) {
                 Some(i) => used[i] = true,
                 None => warnings.push(Warning {
                     code: "missing_merge_field".into(),
@@ -84,11 +87,11 @@ impl MergeTemplate {
                 }),
             }
         }
-        for ((key, _), used) in params.iter().zip(used) {
+        for (key, used) in keys.iter().zip(used) {
             if !used {
                 warnings.push(Warning {
                     code: "unused_merge_parameter".into(),
-                    field: key.clone(),
+                    field: key.to_string(),
                     message: format!("merge parameter {key:?} is not used by the template"),
                 });
             }
@@ -98,12 +101,13 @@ impl MergeTemplate {
 
     /// The HTML with every field replaced by its HTML-escaped value (blank when missing).
     pub fn merge(&self, params: &Map<String, Value>) -> String {
+        let keys: Vec<&String> = params.keys().collect();
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Field(key) => {
-                    if let Some(i) = lookup_index(params, key) {
+                    if let Some(i) = lookup_index(&keys, key) {
                         let (_, value) = params.iter().nth(i).expect("index from lookup");
                         escape_html_into(&display_value(value), &mut out);
                     }
@@ -115,12 +119,12 @@ impl MergeTemplate {
 }
 
 /// Finds the parameter for a field: exact name first, then the folded form.
-fn lookup_index(params: &Map<String, Value>, key: &str) -> Option<usize> {
-    if let Some(i) = params.keys().position(|k| k == key) {
+fn lookup_index(keys: &[impl AsRef<str>], key: &str) -> Option<usize> {
+    if let Some(i) = keys.iter().position(|k| k.as_ref() == key) {
         return Some(i);
     }
     let folded = fold(key);
-    params.keys().position(|k| fold(k) == folded)
+    keys.iter().position(|k| fold(k.as_ref()) == folded)
 }
 
 fn fold(key: &str) -> String {
@@ -174,7 +178,7 @@ mod tests {
     #[test]
     fn missing_fields_and_unused_parameters_are_warnings() {
         let t = MergeTemplate::parse("{{Name}} {{email}}");
-        let w = t.warnings(&params(json!({"Name": "A", "phone number": "1"})));
+        let w = t.warnings(&MergeParameters::from_map(&params(json!({"Name": "A", "phone number": "1"}))));
         let codes: Vec<_> = w.iter().map(|w| (w.code.as_str(), w.field.as_str())).collect();
         assert_eq!(codes, [("missing_merge_field", "email"), ("unused_merge_parameter", "phone number")]);
     }
@@ -184,7 +188,7 @@ mod tests {
         let t = MergeTemplate::parse("{{Name}}/{{phone number}}");
         let p = params(json!({"name": "Ada", "phone_number": "+1"}));
         assert_eq!(t.merge(&p), "Ada/+1");
-        assert!(t.warnings(&p).is_empty());
+        assert!(t.warnings(&MergeParameters::from_map(&p)).is_empty());
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl Worker {
             runtime.block_on(async move {
                 // History commits answer this thread's requests in one message per commit.
                 tokio::spawn(crate::store::deliver_acks_on_this_thread());
+                tokio::spawn(keep_a_timer_pending());
                 let graceful = GracefulShutdown::new();
                 while let Some(stream) = rx.recv().await {
                     let stream = match tokio::net::TcpStream::from_std(stream) {
@@ -103,10 +104,14 @@ impl Worker {
                         }
                     };
                     let service = RequestHandler { inkit: inkit.clone(), router: router.clone() };
+                    // hyper's default limit of 100 headers is ours too. Setting it, even to 100, makes hyper
+                    // allocate and fill two header arrays on the heap for every request instead of using
+                    // arrays on the stack. Answers are small: copied behind their head and written with one
+                    // `write`, they cost fewer instructions than a `writev` of the two (docs/benchmarks.md).
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(30))
-                        .max_headers(100)
+                        .writev(false)
                         .serve_connection(
                             TokioIo::new(stream),
                             hyper::service::service_fn(move |req| service.clone().handle(req)),
@@ -139,6 +144,23 @@ impl Worker {
     fn finish(self) -> tokio::sync::oneshot::Receiver<()> {
         drop(self.connections);
         self.finished
+    }
+}
+
+/// How often [`keep_a_timer_pending`] wakes.
+const TIMER_TICK: Duration = Duration::from_secs(5);
+
+/// Keeps one timer due within [`TIMER_TICK`] on this thread's runtime at all times.
+///
+/// hyper arms a header-read timer (30 s) each time a connection waits for its next request. tokio's timer
+/// driver wakes its own thread (a write to an eventfd, and a spurious pass through `epoll_wait`) whenever a
+/// timer is set that is due before everything it had when it last went to sleep, and "everything" is often
+/// nothing: under load the thread sleeps while its requests wait for their History commit, with no timer
+/// set. Then every answered request paid that wake-up. With a timer always due sooner than hyper's, setting
+/// hyper's never needs one (docs/benchmarks.md).
+async fn keep_a_timer_pending() {
+    loop {
+        tokio::time::sleep(TIMER_TICK).await;
     }
 }
 

@@ -18,7 +18,8 @@ use crate::faults::Faults;
 use crate::history::{EntryKind, HistoryEntry};
 use crate::ids::{IdGenerator, IdKind, stable_id};
 use crate::journal::Journal;
-use crate::store::{Backend, MemoryBackend, Record, SqliteBackend, StoreError, Writer};
+use crate::merge_parameters::MergeParameters;
+use crate::store::{AfterCommit, Backend, MemoryBackend, Record, SqliteBackend, StoreError, Writer};
 use crate::template::{NewTemplate, Template};
 
 /// Why the mock could not start.
@@ -42,7 +43,7 @@ pub struct NewRender {
     pub template_id: String,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub merge_parameters: Map<String, Value>,
+    pub merge_parameters: MergeParameters,
     pub destinations: Option<Value>,
 }
 
@@ -91,9 +92,12 @@ impl<T> ById<T> {
     }
 }
 
+/// Templates, apart from History: every request reads them, and a lock of their own means those reads
+/// never wait for the History writer, which takes the History's lock for every entry it applies.
+type Templates = Arc<RwLock<ById<Template>>>;
+
 #[derive(Debug, Default)]
 struct Data {
-    templates: ById<Template>,
     /// In order of `seq`, which is the order requests were accepted.
     entries: ById<HistoryEntry>,
     by_document: HashMap<Arc<str>, Arc<str>>,
@@ -127,6 +131,8 @@ pub struct Inkit {
     default_folder: Arc<str>,
     /// Shared with the History writer, which applies each change here once it is committed.
     data: Arc<RwLock<Data>>,
+    /// Likewise.
+    templates: Templates,
     writer: Writer,
 }
 
@@ -152,10 +158,11 @@ impl Inkit {
         };
         let snapshot = backend.load()?;
         let mut data = Data::default();
+        let mut templates = ById::default();
         let mut next_seq = 0;
         for mut t in snapshot.templates {
             t.prepare();
-            data.templates.upsert(t.id.as_str().into(), Arc::new(t));
+            templates.upsert(t.id.as_str().into(), Arc::new(t));
         }
         let mut entries = snapshot.entries;
         entries.sort_by_key(|e| e.seq);
@@ -169,7 +176,7 @@ impl Inkit {
         }
         if let Some(dir) = &config.templates_dir {
             for t in crate::template::load_dir(dir, clock.now())? {
-                data.templates.upsert(t.id.as_str().into(), Arc::new(t));
+                templates.upsert(t.id.as_str().into(), Arc::new(t));
             }
         }
         let faults = Faults::new(config.faults.clone())?;
@@ -183,6 +190,7 @@ impl Inkit {
             tokens,
             default_folder: stable_id(IdKind::Folder, "inkit-storage").into(),
             data: Arc::new(RwLock::new(data)),
+            templates: Arc::new(RwLock::new(templates)),
             writer: Writer::start(backend),
             config,
             clock,
@@ -223,7 +231,11 @@ impl Inkit {
         apply: impl FnOnce(&mut Data) + Send + 'static,
     ) -> Result<(), ApiError> {
         let data = self.data.clone();
-        let after = Box::new(move || apply(&mut data.write().unwrap_or_else(|p| p.into_inner())));
+        self.persist_then(make, Box::new(move || apply(&mut data.write().unwrap_or_else(|p| p.into_inner())))).await
+    }
+
+    /// [`Self::persist`], with `after` run once the records are written.
+    async fn persist_then(&self, make: impl FnOnce() -> Vec<Record>, after: AfterCommit) -> Result<(), ApiError> {
         let records = if self.writer.is_durable() { make() } else { Vec::new() };
         self.writer.write(records, after).await.map_err(|e| ApiError::internal(format!("{e}; nothing was stored")))
     }
@@ -233,21 +245,20 @@ impl Inkit {
     pub async fn create_template(&self, fields: NewTemplate, caller: &Caller) -> Result<Arc<Template>, ApiError> {
         let t =
             Arc::new(Template::new(fields, self.ids.next(IdKind::Template), self.now(), caller.token_name.to_string()));
-        let stored = t.clone();
-        self.persist(
-            || vec![Record::template(&t)],
-            move |data| data.templates.upsert(stored.id.as_str().into(), stored),
-        )
-        .await?;
+        let (stored, templates) = (t.clone(), self.templates.clone());
+        let after = Box::new(move || {
+            templates.write().unwrap_or_else(|p| p.into_inner()).upsert(stored.id.as_str().into(), stored);
+        });
+        self.persist_then(|| vec![Record::template(&t)], after).await?;
         Ok(t)
     }
 
     pub fn template(&self, id: &str) -> Option<Arc<Template>> {
-        self.read().templates.get(id).cloned()
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
     pub fn templates(&self) -> Vec<Arc<Template>> {
-        self.read().templates.items.clone()
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).items.clone()
     }
 
     // --- renders and History ---
@@ -335,7 +346,7 @@ impl Inkit {
             template_name: None,
             name: Some("CleverTap webhook test request".into()),
             description: None,
-            merge_parameters: Map::new(),
+            merge_parameters: MergeParameters::default(),
             destinations: None,
             folder_id: self.default_folder.clone(),
             warnings: Vec::new(),
@@ -471,22 +482,10 @@ impl Inkit {
     /// Forgets all History entries and batches (templates stay): the admin reset.
     pub async fn clear_history(&self) -> Result<(), ApiError> {
         self.writer.clear().await.map_err(|e| ApiError::internal(e.to_string()))?;
-        let templates: Vec<_> = {
-            let mut data = self.write();
-            let templates = std::mem::take(&mut data.templates);
-            *data = Data::default();
-            templates.items
-        };
+        *self.write() = Data::default();
         // The backend forgot templates too; write API-created ones back so they survive a restart.
-        let kept = templates.clone();
-        self.persist(
-            || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect(),
-            move |data| {
-                for t in kept {
-                    data.templates.upsert(t.id.as_str().into(), t);
-                }
-            },
-        )
-        .await
+        let templates = self.templates();
+        let records = || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect();
+        self.persist_then(records, Box::new(|| {})).await
     }
 }

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::history::{HistoryEntry, Status};
 use crate::json_body::{Fields, parse_object, type_name};
 use crate::listing::{ListQuery, MAX_PAGE_SIZE, SortValue};
+use crate::merge_parameters::MergeParameters;
 use crate::pdf::PdfDocument;
 use crate::state::{Caller, Inkit, NewRender};
 
@@ -65,9 +66,9 @@ pub fn parse_render(mut body: Map<String, Value>, with_template: bool) -> Result
     let name = f.opt_str("name")?.map(str::to_owned);
     let description = f.opt_str("description")?.map(str::to_owned);
     // Validated above: take the values rather than copy them.
-    let merge_parameters = match body.remove("merge_parameters") {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+    let merge_parameters = match body.get("merge_parameters") {
+        Some(Value::Object(m)) => MergeParameters::from_map(m),
+        _ => MergeParameters::default(),
     };
     let destinations = if destinations { body.remove("destinations") } else { None };
     Ok(NewRender { template_id, name, description, merge_parameters, destinations })
@@ -104,12 +105,18 @@ fn validate_destinations(d: &Map<String, Value>) -> Result<(), ApiError> {
 struct QuickRender<'a> {
     #[serde(borrow)]
     template_id: Option<&'a str>,
-    merge_parameters: Option<Map<String, Value>>,
+    /// Read flat: a nested value fails, and the general path words the error.
+    #[serde(default, deserialize_with = "flat_merge_parameters")]
+    merge_parameters: Option<MergeParameters>,
     name: Option<String>,
     description: Option<String>,
     destinations: Option<Value>,
     /// Present (and not null): possibly a CleverTap test request, which the general path handles.
     is_test: Option<IgnoredAny>,
+}
+
+fn flat_merge_parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<MergeParameters>, D::Error> {
+    MergeParameters::deserialize_flat(d).map(Some)
 }
 
 /// The render `parse_object` and `parse_render` would accept from `body`, found faster; `None` when the body
@@ -120,15 +127,13 @@ pub fn parse_render_fast(body: &[u8]) -> Option<NewRender> {
     if body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
+    // One UTF-8 check of the whole body costs less than `from_slice`'s check of each string.
     let q: QuickRender<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     if q.is_test.is_some() {
         return None;
     }
     let template_id = q.template_id.filter(|t| !t.is_empty())?;
     let merge_parameters = q.merge_parameters?;
-    if merge_parameters.values().any(|v| matches!(v, Value::Object(_) | Value::Array(_))) {
-        return None;
-    }
     let destinations = match q.destinations {
         None => None,
         Some(Value::Object(d)) => {
@@ -294,10 +299,10 @@ pub fn pdf_response(inkit: &Inkit, entry: &HistoryEntry, page: Option<usize>) ->
 /// the parameters stands in, so the record stays readable.
 pub fn merged_html(inkit: &Inkit, entry: &HistoryEntry) -> String {
     match entry.template_id.as_deref().and_then(|id| inkit.template(id)) {
-        Some(t) => t.merge(&entry.merge_parameters),
+        Some(t) => t.merge(&entry.merge_parameters.to_map()),
         None => {
             let mut html = String::from("<html><body><h1>Merge parameters</h1>");
-            for (k, v) in &entry.merge_parameters {
+            for (k, v) in &entry.merge_parameters.to_map() {
                 html.push_str("<p>");
                 crate::merge::escape_html_into(k, &mut html);
                 html.push_str(": ");

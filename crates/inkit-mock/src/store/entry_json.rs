@@ -6,7 +6,7 @@
 //! A field added to `HistoryEntry` must be added here too: the test builds entries with every field, so
 //! it stops compiling until it is updated, and fails until this writes the field.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::history::{EntryKind, HistoryEntry};
 
@@ -44,7 +44,7 @@ pub fn write(e: &HistoryEntry, out: &mut String) {
     optional("description", e.description.as_deref(), out);
     if !e.merge_parameters.is_empty() {
         out.push_str(",\"merge_parameters\":");
-        object(&e.merge_parameters, out);
+        out.push_str(e.merge_parameters.as_json());
     }
     if let Some(d) = &e.destinations {
         out.push_str(",\"destinations\":");
@@ -97,20 +97,6 @@ fn optional(key: &str, v: Option<&str>, out: &mut String) {
     }
 }
 
-/// An object of merge parameters: strings by hand, anything else as serde writes it.
-fn object(map: &Map<String, Value>, out: &mut String) {
-    out.push('{');
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        string(k, out);
-        out.push(':');
-        value(v, out);
-    }
-    out.push('}');
-}
-
 fn value(v: &Value, out: &mut String) {
     match v {
         Value::String(s) => string(s, out),
@@ -121,7 +107,7 @@ fn value(v: &Value, out: &mut String) {
 
 /// A JSON string escaped as serde_json escapes it: `"` and `\` with a backslash, the control characters
 /// with their short escape or `\u00XX`, everything else as it is.
-fn string(s: &str, out: &mut String) {
+pub(crate) fn string(s: &str, out: &mut String) {
     out.push('"');
     if !needs_escaping(s.as_bytes()) {
         out.push_str(s);
@@ -181,6 +167,7 @@ mod tests {
 
     use super::*;
     use crate::merge::Warning;
+    use crate::merge_parameters::MergeParameters;
 
     fn ours(e: &HistoryEntry) -> String {
         let mut out = String::new();
@@ -201,13 +188,14 @@ mod tests {
             template_name: Some(text.into()),
             name: Some(text.into()),
             description: Some(text.into()),
-            merge_parameters: json!({
-                text: text, "n": 1, "f": -1.5e-7, "big": 18_446_744_073_709_551_615u64, "t": true, "null": null,
-                "nested": {"a": [1, text]},
-            })
-            .as_object()
-            .unwrap()
-            .clone(),
+            merge_parameters: MergeParameters::from_map(
+                json!({
+                    text: text, "n": 1, "f": -1.5e-7, "big": 18_446_744_073_709_551_615u64, "t": true, "null": null,
+                    "nested": {"a": [1, text]},
+                })
+                .as_object()
+                .unwrap(),
+            ),
             destinations: Some(json!({"inkit_storage": {"folder_id": text, "expire_after_n_views": 2}})),
             folder_id: text.into(),
             warnings: vec![Warning { code: "missing_merge_field".into(), field: text.into(), message: text.into() }],
@@ -262,7 +250,7 @@ mod tests {
             template_name: None,
             name: None,
             description: None,
-            merge_parameters: Map::new(),
+            merge_parameters: MergeParameters::default(),
             destinations: None,
             warnings: Vec::new(),
             request_headers: BTreeMap::new(),

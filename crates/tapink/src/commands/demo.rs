@@ -12,7 +12,7 @@ use pipeline::bridge::lock;
 use pipeline::channel::{preview_request, send_once};
 use pipeline::synthetic::upload_bodies;
 use pipeline::{Pipeline, PipelineConfig, Storage, TimeMode};
-use serde_json::{Value, json};
+use serde_json::json;
 use webhook_dispatcher::client::HttpClient;
 
 use crate::number_format::group;
@@ -124,7 +124,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "{} · template {} · merge parameters {}",
             e.id,
             e.template_name.as_deref().unwrap_or("?"),
-            Value::Object(e.merge_parameters.clone())
+            e.merge_parameters
         ));
     }
     say(&format!("Open {inkit}/ to see it, with the generated PDF."));
