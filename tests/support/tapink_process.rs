@@ -46,7 +46,7 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_command("inkit", &["inkit-mock listening on "], args).await
+        Self::start_command("inkit", &["inkit-mock listening on "], STARTUP_TIMEOUT, args).await
     }
 
     /// Runs `tapink engine ARGS…` and waits for `engine-api listening on URL`; what it printed before (the
@@ -56,7 +56,7 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_command("engine", &["engine-api listening on "], args).await
+        Self::start_command("engine", &["engine-api listening on "], STARTUP_TIMEOUT, args).await
     }
 
     /// Runs `tapink up ARGS…` and waits for its two lines, `inkit-mock listening on URL …` then `engine-api
@@ -66,7 +66,17 @@ impl TapinkProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Self::start_command("up", &["inkit-mock listening on ", "engine-api listening on "], args).await
+        Self::start_up_within(STARTUP_TIMEOUT, args).await
+    }
+
+    /// [`TapinkProcess::start_up`], allowing `startup` for the two lines: a restart on a data directory
+    /// replays its journal, outbox and History before it listens.
+    pub async fn start_up_within<I, S>(startup: Duration, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::start_command("up", &["inkit-mock listening on ", "engine-api listening on "], startup, args).await
     }
 
     /// The mock Inkit's URL, from `tapink up`'s first line.
@@ -76,7 +86,7 @@ impl TapinkProcess {
 
     /// Runs `tapink SUBCOMMAND ARGS…` and reads stdout until it has seen, in order, a line starting with each
     /// of `prefixes` followed by a URL (what follows the URL on the line is left out).
-    async fn start_command<I, S>(subcommand: &str, prefixes: &[&str], args: I) -> Self
+    async fn start_command<I, S>(subcommand: &str, prefixes: &[&str], startup: Duration, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -111,7 +121,7 @@ impl TapinkProcess {
             stdout,
             stderr,
         };
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + startup;
         loop {
             let mut line = String::new();
             match tokio::time::timeout_at(deadline, process.stdout.read_line(&mut line)).await {
@@ -125,7 +135,7 @@ impl TapinkProcess {
                     );
                 }
                 Err(_) => panic!(
-                    "tapink {subcommand} printed no URL on stdout within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                    "tapink {subcommand} printed no URL on stdout within {startup:?}; stderr:\n{}",
                     process.stderr()
                 ),
             }
