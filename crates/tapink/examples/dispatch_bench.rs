@@ -19,6 +19,7 @@ use serde_json::json;
 use webhook_dispatcher::delivery::Delivery;
 use webhook_dispatcher::dispatcher::{CampaignContent, Dispatcher, DispatcherConfig, NoSink, WebhookSettings};
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
+use webhook_dispatcher::synthetic;
 use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,23 +73,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     let now = clock::Timestamp::now();
-    let deliveries: Vec<Delivery> = (0..users)
-        .map(|i| Delivery {
-            id: format!("1700000001:1:user-{i}"),
-            trace_id: format!("trace-{i}"),
-            object_id: format!("obj-{i}"),
-            identity: None,
-            webhook: "Inkit".into(),
-            campaign_id: 1_700_000_001,
-            campaign_name: "bench".into(),
-            profile: json!({"Name": format!("User \"{i}\""), "Email": format!("user{i}@example.com")})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            event: None,
-            created_at: now,
-        })
-        .collect();
+    let deliveries: Vec<Delivery> = (0..users).map(|i| synthetic::delivery(i, now)).collect();
 
     let cpu_before = ProcessCpu::read();
     let started = Instant::now();

@@ -10,8 +10,9 @@
 use std::time::Instant;
 
 use serde_json::json;
-use webhook_dispatcher::delivery::{AttemptLog, Delivery, DeliveryState};
+use webhook_dispatcher::delivery::{AttemptLog, DeliveryState};
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
+use webhook_dispatcher::synthetic;
 
 /// The process's CPU time so far, in seconds (Linux reports utime and stime in USER_HZ, 100 a second).
 fn cpu_seconds() -> f64 {
@@ -44,23 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     for start in (0..count).step_by(10_000) {
-        let batch = (start..(start + 10_000).min(count))
-            .map(|i| Delivery {
-                id: format!("1700000001:1:user-{i}"),
-                trace_id: format!("trace-{i}"),
-                object_id: format!("obj-{i}"),
-                identity: None,
-                webhook: "Inkit".into(),
-                campaign_id: 1_700_000_001,
-                campaign_name: "bench".into(),
-                profile: json!({"Name": format!("User \"{i}\""), "Email": format!("user{i}@example.com")})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                event: None,
-                created_at: now,
-            })
-            .collect();
+        let batch = (start..(start + 10_000).min(count)).map(|i| synthetic::delivery(i, now)).collect();
         outbox.enqueue(batch, now)?;
     }
     let enqueue = (cpu_seconds() - cpu, wall.elapsed());

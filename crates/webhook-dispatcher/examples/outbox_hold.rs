@@ -5,9 +5,8 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-use webhook_dispatcher::delivery::Delivery;
 use webhook_dispatcher::outbox::{MemoryOutbox, Outbox, SqliteOutbox};
+use webhook_dispatcher::synthetic;
 
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -29,23 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = clock::Timestamp::now();
     let started = Instant::now();
     for start in (0..count).step_by(10_000) {
-        let batch = (start..(start + 10_000).min(count))
-            .map(|i| Delivery {
-                id: format!("1700000001:1:user-{i}"),
-                trace_id: format!("trace-{i}"),
-                object_id: format!("obj-{i}"),
-                identity: None,
-                webhook: "Inkit".into(),
-                campaign_id: 1_700_000_001,
-                campaign_name: "bench".into(),
-                profile: json!({"Name": format!("User {i}"), "Email": format!("user{i}@example.com")})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                event: None,
-                created_at: now,
-            })
-            .collect();
+        let batch = (start..(start + 10_000).min(count)).map(|i| synthetic::delivery(i, now)).collect();
         outbox.enqueue(batch, now)?;
     }
     let elapsed = started.elapsed();

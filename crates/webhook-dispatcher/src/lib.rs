@@ -20,5 +20,6 @@ pub mod oauth;
 pub mod outbox;
 pub mod payload;
 pub mod retry;
+pub mod synthetic;
 pub mod throttle;
 pub mod webhook;
