@@ -82,21 +82,8 @@ pub fn stored_users(engine: &Engine) -> Value {
     Value::Array(users)
 }
 
-/// Which export to walk: `/1/profiles.json` or `/1/events.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Export {
-    Profiles,
-    Events,
-}
-
-impl Export {
-    pub fn path(self) -> &'static str {
-        match self {
-            Export::Profiles => "/1/profiles.json",
-            Export::Events => "/1/events.json",
-        }
-    }
-}
+/// Which export to walk: `/1/profiles.json` or `/1/events.json` (the engine API's own names for them).
+pub use engine_api::Export;
 
 /// A walk through an export: every page's answer, and all records in order.
 #[derive(Debug)]

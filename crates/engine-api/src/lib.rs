@@ -47,6 +47,7 @@ mod server;
 mod state;
 
 pub use config::{Account, ConfigError, DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE, EngineApiConfig};
+pub use cursors::Export;
 pub use error::ApiError;
 pub use routes::ROUTES;
 pub use server::{serve, serve_with_channel};
