@@ -238,23 +238,26 @@ mod tests {
         assert_eq!(applied.load(Ordering::SeqCst), 1);
     }
 
+    /// A backend whose every write fails, as a full disk would.
+    struct Failing;
+
+    impl Backend for Failing {
+        fn is_durable(&self) -> bool {
+            true
+        }
+        fn load(&mut self) -> Result<Snapshot, StoreError> {
+            Ok(Snapshot::default())
+        }
+        fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
+            Err(StoreError::Write("disk full".into()))
+        }
+        fn clear(&mut self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
     #[tokio::test]
     async fn a_failed_commit_applies_nothing_and_reports_the_error() {
-        struct Failing;
-        impl Backend for Failing {
-            fn is_durable(&self) -> bool {
-                true
-            }
-            fn load(&mut self) -> Result<Snapshot, StoreError> {
-                Ok(Snapshot::default())
-            }
-            fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
-                Err(StoreError::Write("disk full".into()))
-            }
-            fn clear(&mut self) -> Result<(), StoreError> {
-                Ok(())
-            }
-        }
         let writer = Writer::start(Box::new(Failing));
         let applied = Arc::new(AtomicUsize::new(0));
         let seen = applied.clone();
@@ -317,21 +320,6 @@ mod tests {
 
     #[test]
     fn a_courier_delivers_a_failed_commit_as_an_error_and_nothing_is_applied() {
-        struct Failing;
-        impl Backend for Failing {
-            fn is_durable(&self) -> bool {
-                true
-            }
-            fn load(&mut self) -> Result<Snapshot, StoreError> {
-                Ok(Snapshot::default())
-            }
-            fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
-                Err(StoreError::Write("disk full".into()))
-            }
-            fn clear(&mut self) -> Result<(), StoreError> {
-                Ok(())
-            }
-        }
         on_a_server_thread(async {
             let applied = Arc::new(AtomicUsize::new(0));
             let results = write_many(Writer::start(Box::new(Failing)), 5, &applied).await;
