@@ -21,15 +21,17 @@
 //! The journal is one that keeps nothing: what is measured is matching, not the journal's copy of each call.
 //! CPU time is the thread's own (`/proc/thread-self/schedstat`), which other processes' load does not inflate.
 
+mod data;
+
 use std::time::Instant;
 
 use campaign_engine::Engine;
 use campaign_engine::campaign::spec::parse_campaign;
-use campaign_engine::journal::{Journal, JournalError};
 use campaign_engine::profile::IdentityKind;
 use campaign_engine::runner::{Account, Runner};
 use campaign_engine::segment::SavedSegments;
 use clock::{ManualClock, Timestamp};
+use data::Discard;
 use serde_json::{Value, json};
 
 /// Names some campaign listens to (10 campaigns each).
@@ -92,22 +94,6 @@ fn cpu_ns() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
-}
-
-/// A journal that keeps nothing.
-struct Discard;
-
-impl Journal for Discard {
-    fn append(&mut self, _: &str, _: Timestamp, _: &Value) -> Result<(), JournalError> {
-        Ok(())
-    }
-
-    fn replay(
-        &mut self,
-        _: &mut dyn FnMut(&str, Timestamp, Value) -> Result<(), JournalError>,
-    ) -> Result<(), JournalError> {
-        Ok(())
-    }
 }
 
 /// Campaign `i`: listens to `LISTENED[i % 10]`, with one of four kinds of filters; every third waits 10

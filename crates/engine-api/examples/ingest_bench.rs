@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use campaign_engine::{Engine, Journal, JournalError};
-use clock::{Clock, ManualClock, Timestamp};
-use data::{arg, peak_rss, process_cpu_seconds};
+use campaign_engine::Engine;
+use clock::{Clock, ManualClock};
+use data::{Discard, arg, peak_rss, process_cpu_seconds};
 use engine_api::{DEFAULT_ACCOUNT_ID, DEFAULT_PASSCODE, EngineApiConfig};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -28,22 +28,6 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 const BATCH: usize = 1_000;
-
-/// A journal that keeps nothing: the benchmark measures parsing, validation and the store.
-struct Discard;
-
-impl Journal for Discard {
-    fn append(&mut self, _kind: &str, _at: Timestamp, _body: &Value) -> Result<(), JournalError> {
-        Ok(())
-    }
-
-    fn replay(
-        &mut self,
-        _apply: &mut dyn FnMut(&str, Timestamp, Value) -> Result<(), JournalError>,
-    ) -> Result<(), JournalError> {
-        Ok(())
-    }
-}
 
 fn engine() -> Engine {
     let clock = Arc::new(ManualClock::new(data::now())) as Arc<dyn Clock>;

@@ -1,8 +1,12 @@
-//! What the benchmark examples share (`segment_bench`, and `ingest_bench` in engine-api, include this file): the
-//! seed and the instant their data is drawn with (`campaign_engine::synthetic`), their arguments, and the
-//! process's peak memory and CPU time.
+//! What the benchmark examples share (`segment_bench`, `live_bench`, and `ingest_bench` in engine-api, include
+//! this file): the seed and the instant their data is drawn with (`campaign_engine::synthetic`), their
+//! arguments, the process's peak memory and CPU time, and a journal that keeps nothing. Each example uses a
+//! part of it.
+#![allow(dead_code)]
 
+use campaign_engine::journal::{Journal, JournalError};
 use clock::Timestamp;
+use serde_json::Value;
 
 /// The seed the examples have always used, so their figures stay comparable.
 pub const SEED: u64 = 0x7A91_17E5_EED5_0001;
@@ -27,7 +31,6 @@ pub fn peak_rss() -> String {
 
 /// CPU time used by the whole process so far (user + system), in seconds; `/proc/self/stat` counts in ticks
 /// of 10 ms.
-#[allow(dead_code)] // not every example reads it
 pub fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th, stime the 13th.
@@ -35,4 +38,20 @@ pub fn process_cpu_seconds() -> f64 {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// A journal that keeps nothing: a benchmark measures parsing, validation and the store, not the disk.
+pub struct Discard;
+
+impl Journal for Discard {
+    fn append(&mut self, _kind: &str, _at: Timestamp, _body: &Value) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    fn replay(
+        &mut self,
+        _apply: &mut dyn FnMut(&str, Timestamp, Value) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
+        Ok(())
+    }
 }
