@@ -200,6 +200,45 @@ async fn data_dir_keeps_templates_and_history_across_restarts() {
 }
 
 #[tokio::test]
+async fn history_answered_before_a_sigkill_is_there_after_a_restart_with_either_history_sync() {
+    for sync in ["off", "normal"] {
+        // arrange
+        let data = tempfile::tempdir().unwrap();
+        let data_dir = path_arg(data.path());
+        let args = ["--addr", "127.0.0.1:0", "--data-dir", &data_dir, "--history-sync", sync];
+        let mut first = TapinkProcess::start(args).await;
+        let client = first.client(Some(DEFAULT_TOKEN));
+        let template = create_template(&client, "Kept letter", SEED_TEMPLATE_HTML).await;
+        let mut renders = Vec::new();
+        for name in ["Ada", "Grace", "Edsger"] {
+            renders.push(generate(&client, &template, seed_params(name)).await.0);
+        }
+
+        // act
+        integration_tests::kill_hard(&mut first).await;
+        let second = TapinkProcess::start(args).await;
+
+        // assert
+        let mut kept = integration_tests::item_ids(&admin_history(&second.client(None), "page_size=100").await);
+        kept.sort();
+        renders.sort();
+        assert_eq!(kept, renders, "--history-sync {sync}: every answered request is in History after SIGKILL");
+    }
+}
+
+#[tokio::test]
+async fn history_sync_with_an_unknown_value_is_refused_naming_the_option_and_the_choices() {
+    // act
+    let (status, _, stderr) =
+        run_tapink(["inkit", "--addr", "127.0.0.1:0", "--history-sync", "sometimes"], QUICK_EXIT).await;
+
+    // assert
+    assert!(!status.success(), "an unknown --history-sync must stop start-up");
+    assert!(stderr.contains("--history-sync") && stderr.contains("sometimes"), "names option and value: {stderr}");
+    assert!(stderr.contains("off") && stderr.contains("normal"), "lists the choices: {stderr}");
+}
+
+#[tokio::test]
 async fn templates_dir_serves_each_html_file_with_the_id_from_its_toml() {
     // arrange
     let dir = tempfile::tempdir().unwrap();

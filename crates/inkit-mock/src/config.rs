@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::DiskSync;
 use crate::faults::FaultPlan;
 
 /// An API token and the name it shows as (`created_by.name`) in History.
@@ -51,6 +52,9 @@ pub enum Storage {
 pub struct MockConfig {
     pub tokens: Vec<ApiToken>,
     pub storage: Storage,
+    /// How far each History commit is on the disk with `Storage::DataDir`. Default `Off`: an answered
+    /// request survives a crash of the process, and SQLite never waits for the disk (docs/decisions.md).
+    pub history_sync: DiskSync,
     /// How long a render stays `in_progress`.
     pub processing_delay: Duration,
     /// Largest accepted request body; larger ones get 413.
@@ -74,6 +78,7 @@ impl Default for MockConfig {
         Self {
             tokens: vec![ApiToken { name: "default".into(), token: DEFAULT_TOKEN.into() }],
             storage: Storage::Memory,
+            history_sync: DiskSync::Off,
             processing_delay: Duration::from_millis(200),
             body_limit: 1024 * 1024,
             journal_capacity: 10_000,

@@ -56,4 +56,5 @@ pub use history::{EntryKind, HistoryEntry};
 pub use merge_parameters::MergeParameters;
 pub use routes::{ADMIN_ROUTES, API_ROUTES};
 pub use server::serve;
+pub use sqlite_file::DiskSync;
 pub use state::{Inkit, StartError};

@@ -153,7 +153,7 @@ impl Inkit {
             Storage::DataDir(dir) => {
                 std::fs::create_dir_all(dir)
                     .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
-                Box::new(SqliteBackend::open(&dir.join("history.sqlite3"))?)
+                Box::new(SqliteBackend::open(&dir.join("history.sqlite3"), config.history_sync)?)
             }
         };
         let snapshot = backend.load()?;

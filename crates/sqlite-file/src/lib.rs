@@ -1,8 +1,9 @@
 //! Opening the SQLite files tapink keeps (inkit-mock's History, the dispatcher's outbox): the same
 //! settings and the same guard against files written by another layout, in one place.
 //!
-//! - WAL with `synchronous = NORMAL`: every committed transaction survives a crash of the process; only a
-//!   power cut can lose the last ones.
+//! - WAL, with `synchronous = NORMAL` by default: every committed transaction survives a crash of the
+//!   process, and a power cut can lose the last ones but not damage the file. [`DiskSync::Off`] keeps the
+//!   first promise only, for files that are cheap to lose and hot to write (inkit-mock's History).
 //! - `locking_mode = EXCLUSIVE`: only this process uses the file, and skipping the per-transaction file
 //!   locks is a large part of a small commit's cost. A second process gets "database is locked".
 //! - `PRAGMA user_version` holds the layout's version: a file with tables and another version is refused
@@ -13,16 +14,38 @@ use std::path::Path;
 pub use rusqlite;
 use rusqlite::Connection;
 
+/// How much of a commit is on the disk when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskSync {
+    /// `synchronous = NORMAL`: a commit survives a crash of the process; a power cut or a crash of the
+    /// operating system can lose the last commits, never the file. Checkpoints wait for the disk (fsync).
+    #[default]
+    Normal,
+    /// `synchronous = OFF`: a commit survives a crash of the process (it is in the operating system's
+    /// cache), and SQLite never waits for the disk; a power cut or a crash of the operating system can lose
+    /// more, and can damage the file.
+    Off,
+}
+
 /// Opens (or creates) `path`, checks its layout is `version`, and runs `schema` (idempotent statements such
 /// as `CREATE TABLE IF NOT EXISTS`). The error says what went wrong, without the path: callers add it.
 pub fn open(path: &Path, schema: &str, version: i64) -> Result<Connection, String> {
+    open_with(path, schema, version, DiskSync::Normal)
+}
+
+/// [`open`], with commits as far on the disk as `sync` says.
+pub fn open_with(path: &Path, schema: &str, version: i64, sync: DiskSync) -> Result<Connection, String> {
     let conn = Connection::open(path).map_err(|e| e.to_string())?;
-    conn.execute_batch(
+    let synchronous = match sync {
+        DiskSync::Normal => "NORMAL",
+        DiskSync::Off => "OFF",
+    };
+    conn.execute_batch(&format!(
         "PRAGMA locking_mode = EXCLUSIVE;
          PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA busy_timeout = 5000;",
-    )
+         PRAGMA synchronous = {synchronous};
+         PRAGMA busy_timeout = 5000;"
+    ))
     .map_err(|e| e.to_string())?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
     let tables: i64 = conn
@@ -51,6 +74,21 @@ mod tests {
         assert_eq!(version, 3);
         drop(conn);
         assert!(open(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3).is_ok(), "reopening the same layout works");
+    }
+
+    #[test]
+    fn disk_sync_sets_sqlite_synchronous_and_the_file_still_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sqlite3");
+        for (sync, expected) in [(DiskSync::Normal, 1), (DiskSync::Off, 0)] {
+            let conn = open_with(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3, sync).unwrap();
+            conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+            assert_eq!(synchronous, expected, "{sync:?}");
+        }
+        let conn = open(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3).unwrap();
+        let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 2, "both commits are there after reopening");
     }
 
     #[test]

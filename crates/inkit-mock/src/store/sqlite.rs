@@ -6,15 +6,17 @@
 //! single writer keep up with tens of thousands of requests a second; JSON records mean the schema does
 //! not change when a field is added.
 //!
-//! `synchronous = NORMAL` in WAL mode keeps every committed transaction through a crash of the process
-//! (what "an answered request is in History" needs); only a power cut can lose the last commits. The file
-//! is opened in exclusive locking mode: only this process uses it, and skipping the per-transaction file
-//! locks is a large part of a small commit's cost.
+//! Every committed transaction survives a crash of the process (what "an answered request is in History"
+//! needs) whatever the [`DiskSync`]; by default (`Off`) SQLite never waits for the disk, so a power cut can
+//! lose more or damage the file (docs/decisions.md says why that is the default). The file is opened in
+//! exclusive locking mode: only this process uses it, and skipping the per-transaction file locks is a large
+//! part of a small commit's cost.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::Connection;
+use sqlite_file::DiskSync;
 
 use super::{Backend, Record, Snapshot, StoreError};
 
@@ -26,11 +28,12 @@ pub struct SqliteBackend {
 }
 
 impl SqliteBackend {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = sqlite_file::open(
+    pub fn open(path: &Path, sync: DiskSync) -> Result<Self, StoreError> {
+        let conn = sqlite_file::open_with(
             path,
             "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);",
             SCHEMA_VERSION,
+            sync,
         )
         .map_err(|message| StoreError::Open { path: path.display().to_string(), message })?;
         Ok(Self { conn })
@@ -117,7 +120,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.sqlite3");
         Connection::open(&path).unwrap().execute_batch("CREATE TABLE other (x); PRAGMA user_version = 7;").unwrap();
-        let Err(e) = SqliteBackend::open(&path) else { panic!("opened a foreign file") };
+        let Err(e) = SqliteBackend::open(&path, DiskSync::default()) else { panic!("opened a foreign file") };
         assert!(e.to_string().contains("another version of tapink"), "{e}");
     }
 
@@ -125,7 +128,7 @@ mod tests {
     fn a_commit_whose_row_is_damaged_names_the_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.sqlite3");
-        let mut db = SqliteBackend::open(&path).unwrap();
+        let mut db = SqliteBackend::open(&path, DiskSync::default()).unwrap();
         db.write(&[record(RecordKind::Batch, "rb_1", "{}")]).unwrap();
         db.conn.execute("INSERT INTO history_log (records) VALUES ('garbage')", []).unwrap();
         let e = db.load().unwrap_err();

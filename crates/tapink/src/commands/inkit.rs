@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
-use inkit_mock::{ApiToken, FaultPlan, Inkit, MockConfig, Storage};
+use clap::{Args, ValueEnum};
+use inkit_mock::{ApiToken, DiskSync, FaultPlan, Inkit, MockConfig, Storage};
 
 /// Serve the mock Inkit API, its History and dashboard.
 #[derive(Debug, Args)]
@@ -32,6 +32,10 @@ pub struct InkitArgs {
     /// Keep History in memory only; it is gone when the process ends.
     #[arg(long)]
     in_memory: bool,
+    /// How far each History commit is on the disk. off: an answered request survives a crash of tapink,
+    /// and SQLite never waits for the disk. normal: it also survives a power cut, bar the last commits.
+    #[arg(long, value_enum, default_value_t = HistorySync::Off)]
+    history_sync: HistorySync,
     /// A fault plan (TOML) to apply from the start; see docs/inkit-mock.md.
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
@@ -49,9 +53,26 @@ pub struct InkitArgs {
     journal_capacity: usize,
 }
 
+/// `--history-sync`: the values SQLite's `synchronous` pragma takes that make sense here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HistorySync {
+    Off,
+    Normal,
+}
+
+impl From<HistorySync> for DiskSync {
+    fn from(sync: HistorySync) -> Self {
+        match sync {
+            HistorySync::Off => DiskSync::Off,
+            HistorySync::Normal => DiskSync::Normal,
+        }
+    }
+}
+
 pub async fn run(args: InkitArgs) -> anyhow::Result<()> {
     let mut config = MockConfig {
         storage: if args.in_memory { Storage::Memory } else { Storage::DataDir(args.data_dir.clone()) },
+        history_sync: args.history_sync.into(),
         processing_delay: Duration::from_millis(args.processing_delay_ms),
         body_limit: args.body_limit,
         journal_capacity: args.journal_capacity,
