@@ -52,7 +52,7 @@ impl Status {
 }
 
 /// Stored as JSON (see `store/`); empty fields are left out of the stored form, which halves a typical
-/// entry and the bytes the History writer must write. Ids and the names many entries share (route,
+/// entry and the bytes each History commit writes. Ids and the names many entries share (route,
 /// template, folder, token) are `Arc<str>`: the in-memory indexes and the entries of one template share one
 /// copy rather than allocating their own on every request.
 #[derive(Debug, Clone, Serialize, Deserialize)]

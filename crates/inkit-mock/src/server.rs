@@ -89,10 +89,11 @@ impl Worker {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
         let (finished_tx, finished) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let writer = inkit.writer.clone();
         std::thread::Builder::new().name(format!("inkit-mock-{index}")).spawn(move || {
             runtime.block_on(async move {
-                // History commits answer this thread's requests in one message per commit.
-                tokio::spawn(crate::store::deliver_acks_on_this_thread());
+                // This thread commits its own requests' History records, several at a time.
+                tokio::spawn(inkit.writer.commit_on_this_thread());
                 tokio::spawn(keep_a_timer_pending());
                 let graceful = GracefulShutdown::new();
                 while let Some(stream) = rx.recv().await {
@@ -130,6 +131,8 @@ impl Worker {
                     }
                 }
             });
+            // Requests dropped while waiting for their commit (their client hung up) still get it.
+            writer.commit_what_this_thread_gathered();
             let _ = finished_tx.send(());
         })?;
         Ok(Self { connections: tx, finished })

@@ -93,7 +93,7 @@ impl<T> ById<T> {
 }
 
 /// Templates, apart from History: every request reads them, and a lock of their own means those reads
-/// never wait for the History writer, which takes the History's lock for every entry it applies.
+/// never wait for a History commit, which takes the History's lock for every entry it applies.
 type Templates = Arc<RwLock<ById<Template>>>;
 
 #[derive(Debug, Default)]
@@ -129,11 +129,11 @@ pub struct Inkit {
     /// Tokens by value, to their names.
     tokens: HashMap<String, Arc<str>>,
     default_folder: Arc<str>,
-    /// Shared with the History writer, which applies each change here once it is committed.
+    /// Shared with the History commits (`store::Writer`), which apply each change here once it is durable.
     data: Arc<RwLock<Data>>,
     /// Likewise.
     templates: Templates,
-    writer: Writer,
+    pub(crate) writer: Writer,
 }
 
 impl std::fmt::Debug for Inkit {

@@ -14,7 +14,7 @@ mod writer;
 pub(crate) use entry_json::string as write_json_string;
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
-pub use writer::{AfterCommit, Writer, deliver_acks_on_this_thread};
+pub use writer::{AfterCommit, Writer};
 
 use std::sync::Arc;
 

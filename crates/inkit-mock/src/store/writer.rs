@@ -1,195 +1,189 @@
-//! Group commit: requests hand their records to one writer thread, which stores everything that has
-//! arrived in one transaction and then answers each request. Under load one commit serves dozens of
-//! requests (those that arrived while the last one was written), so durability costs little per request;
-//! alone, a request waits for one small commit.
+//! Group commit on the thread that asked: each server thread gathers the records of the requests it is
+//! serving, and once the requests that were ready have all had their turn, stores them in one transaction,
+//! applies them to the in-memory History and answers them. Under load one commit serves a dozen requests
+//! or more (those that arrived together), so durability costs little per request; alone, a request waits
+//! for one small commit.
 //!
-//! The writer never waits on purpose for more requests to gather: each request's answer waits for its
-//! commit, so a pause before committing adds to every request's latency, and with a fixed number of
-//! clients (wrk's 32 connections, the dispatcher's 64 slots) latency is throughput. A 200 µs pause under
-//! load, once worth it, left a third of the two cores idle: 43,800 against 54,600 requests/s without it
-//! (docs/benchmarks.md).
+//! Committing on the server thread itself, instead of handing records to a writer thread, is about
+//! latency: with a fixed number of clients (wrk's 32 connections, the dispatcher's 64 slots) every
+//! microsecond a request waits for its commit is throughput lost. A writer thread cost two cross-thread
+//! wake-ups per commit, and requests waited for the writer's current commit, then for their own; a 200 µs
+//! pause to let more requests gather, once worth it, left a third of the two cores idle (docs/benchmarks.md).
+//! The server threads share one SQLite connection behind a mutex, held for a commit and its changes, so
+//! changes are applied in the order they were committed.
 //!
-//! Answering a request means waking its task on its server thread. Woken one by one from the writer's
-//! thread, each request costs a cross-thread wake-up; so a server thread can run a courier
-//! (`deliver_acks_on_this_thread`), and then the writer hands it all of that thread's answers of a
-//! commit in one message, and the courier wakes the requests from their own thread.
+//! A write from any other thread (start-up, tests, an embedding program's runtime) commits at once, alone.
 
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc as async_mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::{Backend, Record, StoreError};
 
-/// Most jobs folded into one transaction; bounds a commit's latency under a flood.
-const MAX_JOBS_PER_COMMIT: usize = 512;
-
-type Done = oneshot::Sender<Result<(), StoreError>>;
-
-/// The answers of one commit for the requests of one server thread.
-type Acks = Vec<(Done, Result<(), StoreError>)>;
-
-/// Where the answers for one server thread's requests go.
-type Courier = async_mpsc::UnboundedSender<Acks>;
-
-thread_local! {
-    /// This thread's courier, if its runtime runs one.
-    static COURIER: RefCell<Option<Courier>> = const { RefCell::new(None) };
-}
-
-/// Makes the writer answer this thread's requests in one batch per commit, delivered by the task this
-/// returns. Spawn it on this thread's current-thread runtime, which must serve this thread's requests.
-pub fn deliver_acks_on_this_thread() -> impl Future<Output = ()> + Send + 'static {
-    let (courier, mut acks) = async_mpsc::unbounded_channel::<Acks>();
-    COURIER.with(|c| *c.borrow_mut() = Some(courier));
-    async move {
-        while let Some(batch) = acks.recv().await {
-            for (done, result) in batch {
-                let _ = done.send(result);
-            }
-        }
-    }
-}
-
-/// What to do once a job's records are committed: make them visible in memory. It runs on the writer
-/// thread, so it happens even when the request that asked has gone away (a client that hung up must not
-/// leave an entry in the file but missing from the live History).
+/// What to do once a job's records are committed: make them visible in memory. It runs whether or not
+/// the request that asked is still waiting (a client that hung up must not leave an entry in the file
+/// but missing from the live History).
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
-enum Job {
-    Write(Vec<Record>, AfterCommit, Answer),
-    Clear(Done),
+/// A write waiting for its thread's next commit.
+struct Job {
+    records: Vec<Record>,
+    after: AfterCommit,
+    done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// How to answer a write: through the courier of the thread that asked, or directly.
-struct Answer {
-    done: Done,
-    courier: Option<Courier>,
+/// The writes a server thread has gathered since its last commit.
+#[derive(Default)]
+struct ThreadQueue {
+    jobs: Mutex<Vec<Job>>,
+    ready: Notify,
+}
+
+/// The backend, shared by every thread that commits.
+type Shared = Arc<Mutex<Box<dyn Backend>>>;
+
+thread_local! {
+    /// This thread's queue and the backend it commits to, if this thread commits its own writes.
+    static QUEUE: RefCell<Option<(Shared, Arc<ThreadQueue>)>> = const { RefCell::new(None) };
 }
 
 /// The handle requests use to store records.
-#[derive(Debug)]
+#[derive(Clone)]
 pub struct Writer {
     /// `None` for a backend that keeps nothing: writes succeed at once.
-    thread: Option<mpsc::Sender<Job>>,
+    backend: Option<Shared>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("durable", &self.is_durable()).finish()
+    }
 }
 
 impl Writer {
-    /// Starts the writer for `backend`. The thread ends when the last handle is dropped, after it has
-    /// written every job it received.
     pub fn start(backend: Box<dyn Backend>) -> Self {
-        if !backend.is_durable() {
-            return Writer { thread: None };
-        }
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("inkit-history-writer".into())
-            .spawn(move || run(backend, rx))
-            .expect("spawning the History writer thread");
-        Writer { thread: Some(tx) }
+        let durable = backend.is_durable();
+        Writer { backend: durable.then(|| Arc::new(Mutex::new(backend))) }
     }
 
     /// Whether writes go anywhere; when not, callers need not build records at all.
     pub fn is_durable(&self) -> bool {
-        self.thread.is_some()
+        self.backend.is_some()
+    }
+
+    /// Makes this thread gather its writes and commit them together, in the task this returns. Spawn it
+    /// on this thread's current-thread runtime, which must serve this thread's requests, and call
+    /// [`Writer::commit_what_this_thread_gathered`] once that runtime has served its last request. Without
+    /// a durable backend the task ends at once.
+    pub fn commit_on_this_thread(&self) -> impl Future<Output = ()> + Send + 'static {
+        let queue = Arc::new(ThreadQueue::default());
+        if let Some(backend) = &self.backend {
+            QUEUE.with(|q| *q.borrow_mut() = Some((backend.clone(), queue.clone())));
+        }
+        let backend = self.backend.clone();
+        async move {
+            let Some(backend) = backend else { return };
+            loop {
+                queue.ready.notified().await;
+                // Let every other request that is ready now run first, and the sockets be polled once more,
+                // so that all of them share this commit.
+                tokio::task::yield_now().await;
+                commit(&backend, &queue);
+            }
+        }
+    }
+
+    /// Commits what this thread has gathered and not yet committed: writes whose requests were dropped
+    /// after asking. A server thread calls it when its runtime has stopped, so that those still happen.
+    pub fn commit_what_this_thread_gathered(&self) {
+        if let Some((backend, queue)) = QUEUE.with(|q| q.borrow_mut().take()) {
+            commit(&backend, &queue);
+        }
     }
 
     /// Stores `records`, then runs `after`; returns once both are done. If the caller stops waiting, both
     /// still happen. Without a durable backend, `after` runs at once.
     pub async fn write(&self, records: Vec<Record>, after: AfterCommit) -> Result<(), StoreError> {
-        if self.thread.is_none() {
+        let Some(backend) = &self.backend else {
             after();
             return Ok(());
-        }
-        let courier = COURIER.with(|c| c.borrow().clone());
-        self.send(|done| Job::Write(records, after, Answer { done, courier })).await
+        };
+        let queue = QUEUE.with(|q| match &*q.borrow() {
+            Some((b, queue)) if Arc::ptr_eq(b, backend) => Some(queue.clone()),
+            _ => None,
+        });
+        let Some(queue) = queue else {
+            let (done, result) = oneshot::channel();
+            commit_jobs(&mut lock(backend), vec![Job { records, after, done }]);
+            return result.await.map_err(|_| StoreError::WriterStopped)?;
+        };
+        let (done, result) = oneshot::channel();
+        lock_queue(&queue).push(Job { records, after, done });
+        queue.ready.notify_one();
+        result.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Empties the backend. Writes answered before it stay cleared; writes still waiting for their commit
+    /// are concurrent with it and land on either side.
     pub async fn clear(&self) -> Result<(), StoreError> {
-        self.send(Job::Clear).await
-    }
-
-    async fn send(&self, job: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Job) -> Result<(), StoreError> {
-        let Some(tx) = &self.thread else { return Ok(()) };
-        let (done, wait) = oneshot::channel();
-        tx.send(job(done)).map_err(|_| StoreError::WriterStopped)?;
-        wait.await.map_err(|_| StoreError::WriterStopped)?
-    }
-}
-
-fn run(mut backend: Box<dyn Backend>, rx: mpsc::Receiver<Job>) {
-    let mut records = Vec::new();
-    let mut waiting: Vec<(AfterCommit, Answer)> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Write(mut batch, after, answer) => {
-                    records.append(&mut batch);
-                    waiting.push((after, answer));
-                    if waiting.len() < MAX_JOBS_PER_COMMIT {
-                        next = rx.try_recv().ok();
-                    }
-                }
-                Job::Clear(done) => {
-                    // Commit what came before the clear, so the order requests were answered in holds.
-                    commit(&mut *backend, &mut records, &mut waiting);
-                    let _ = done.send(backend.clear());
-                    next = rx.try_recv().ok();
-                }
-            }
+        match &self.backend {
+            Some(backend) => lock(backend).clear(),
+            None => Ok(()),
         }
-        commit(&mut *backend, &mut records, &mut waiting);
     }
 }
 
-fn commit(backend: &mut dyn Backend, records: &mut Vec<Record>, waiting: &mut Vec<(AfterCommit, Answer)>) {
-    if waiting.is_empty() {
-        return;
+fn lock(backend: &Shared) -> MutexGuard<'_, Box<dyn Backend>> {
+    backend.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_queue(queue: &ThreadQueue) -> MutexGuard<'_, Vec<Job>> {
+    queue.jobs.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Commits everything `queue` holds.
+fn commit(backend: &Shared, queue: &ThreadQueue) {
+    let jobs = std::mem::take(&mut *lock_queue(queue));
+    if !jobs.is_empty() {
+        commit_jobs(&mut lock(backend), jobs);
     }
-    let result = backend.write(records);
+}
+
+/// Writes the jobs' records in one transaction, applies each change if that worked, then answers each.
+/// The backend stays locked throughout, so changes are applied in the order of their commits.
+fn commit_jobs(backend: &mut Box<dyn Backend>, mut jobs: Vec<Job>) {
+    let mut records = Vec::with_capacity(jobs.iter().map(|j| j.records.len()).sum());
+    for job in &mut jobs {
+        records.append(&mut job.records);
+    }
+    let result = backend.write(&records);
     if let Err(e) = &result {
-        tracing::error!(error = %e, records = records.len(), "History commit failed; the requests get 500");
+        tracing::error!(error = %e, requests = jobs.len(), "History commit failed; the requests get 500");
     }
     // Each change is applied before its request is answered, so an answered request's entry is visible.
-    let mut by_courier: Vec<(Courier, Acks)> = Vec::new();
-    for (after, answer) in waiting.drain(..) {
+    for job in jobs {
         if result.is_ok() {
-            after();
+            (job.after)();
         }
-        match answer.courier {
-            None => {
-                let _ = answer.done.send(result.clone());
-            }
-            Some(courier) => match by_courier.iter_mut().find(|(c, _)| c.same_channel(&courier)) {
-                Some((_, acks)) => acks.push((answer.done, result.clone())),
-                None => by_courier.push((courier, vec![(answer.done, result.clone())])),
-            },
-        }
+        let _ = job.done.send(result.clone());
     }
-    for (courier, acks) in by_courier {
-        // A courier whose runtime has ended has no requests left to answer; answer directly all the same.
-        if let Err(returned) = courier.send(acks) {
-            for (done, result) in returned.0 {
-                let _ = done.send(result);
-            }
-        }
-    }
-    records.clear();
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
     use crate::store::{RecordKind, Snapshot};
 
-    /// A durable backend that takes its time, so a request can be dropped while its commit is running.
+    /// A durable backend that takes its time, so that requests gather while it commits; it counts records
+    /// and commits.
+    #[derive(Default, Clone)]
     struct SlowBackend {
         written: Arc<AtomicUsize>,
+        commits: Arc<AtomicUsize>,
     }
 
     impl Backend for SlowBackend {
@@ -200,39 +194,14 @@ mod tests {
             Ok(Snapshot::default())
         }
         fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
             self.written.fetch_add(records.len(), Ordering::SeqCst);
+            self.commits.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
         fn clear(&mut self) -> Result<(), StoreError> {
             Ok(())
         }
-    }
-
-    #[tokio::test]
-    async fn a_change_is_applied_after_its_commit_even_when_the_request_is_dropped() {
-        // arrange
-        let written = Arc::new(AtomicUsize::new(0));
-        let writer = Writer::start(Box::new(SlowBackend { written: written.clone() }));
-        let applied = Arc::new(AtomicUsize::new(0));
-        let seen = applied.clone();
-        let record = Record { kind: RecordKind::Entry, id: "rend_1".into(), body: "{}".into() };
-
-        // act: poll the write once (the job reaches the writer), then drop it, as hyper does when a client
-        // hangs up
-        {
-            let after: AfterCommit = Box::new(move || {
-                seen.fetch_add(1, Ordering::SeqCst);
-            });
-            let mut request = std::pin::pin!(writer.write(vec![record], after));
-            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
-            assert!(first.is_pending(), "a 50 ms commit cannot finish within one poll");
-        }
-
-        // assert: the record was committed and the change applied all the same
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(written.load(Ordering::SeqCst), 1);
-        assert_eq!(applied.load(Ordering::SeqCst), 1);
     }
 
     /// A backend whose every write fails, as a full disk would.
@@ -253,75 +222,140 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_failed_commit_applies_nothing_and_reports_the_error() {
-        let writer = Writer::start(Box::new(Failing));
-        let applied = Arc::new(AtomicUsize::new(0));
-        let seen = applied.clone();
-        let record = Record { kind: RecordKind::Entry, id: "rend_1".into(), body: "{}".into() };
-        let result = writer
-            .write(
-                vec![record],
-                Box::new(move || {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }),
-            )
-            .await;
-        assert!(matches!(result, Err(StoreError::Write(ref m)) if m == "disk full"), "{result:?}");
-        assert_eq!(applied.load(Ordering::SeqCst), 0);
+    fn record(i: usize) -> Record {
+        Record { kind: RecordKind::Entry, id: format!("rend_{i}").into(), body: "{}".into() }
     }
 
-    /// Runs `f` on a current-thread runtime that runs a courier, as a server thread does.
-    fn on_a_server_thread(f: impl Future<Output = ()>) {
+    fn counting(applied: &Arc<AtomicUsize>) -> AfterCommit {
+        let seen = applied.clone();
+        Box::new(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Runs `f` on a current-thread runtime whose thread commits its own writes, as a server thread does,
+    /// then commits what is left, as a server thread does when its runtime stops.
+    fn on_a_server_thread(writer: &Writer, f: impl Future<Output = ()>) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            tokio::spawn(deliver_acks_on_this_thread());
+            tokio::spawn(writer.commit_on_this_thread());
             f.await;
         });
+        writer.commit_what_this_thread_gathered();
     }
 
-    /// Starts `n` writes at once on this thread and returns their results.
-    async fn write_many(writer: Writer, n: usize, applied: &Arc<AtomicUsize>) -> Vec<Result<(), StoreError>> {
-        let writer = Arc::new(writer);
+    /// Starts `n` writes at once on this thread; each checks that its change was applied before it was
+    /// answered. Returns their results.
+    async fn write_many(writer: &Writer, n: usize, applied: &Arc<AtomicUsize>) -> Vec<Result<(), StoreError>> {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..n {
-            let (writer, seen) = (writer.clone(), applied.clone());
-            let record = Record { kind: RecordKind::Entry, id: format!("rend_{i}").into(), body: "{}".into() };
+            let (writer, applied) = (writer.clone(), applied.clone());
             tasks.spawn(async move {
+                let mine = Arc::new(AtomicBool::new(false));
+                let flag = mine.clone();
                 let after: AfterCommit = Box::new(move || {
-                    seen.fetch_add(1, Ordering::SeqCst);
+                    flag.store(true, Ordering::SeqCst);
+                    applied.fetch_add(1, Ordering::SeqCst);
                 });
-                writer.write(vec![record], after).await
+                let result = writer.write(vec![record(i)], after).await;
+                if result.is_ok() {
+                    assert!(mine.load(Ordering::SeqCst), "write {i} was answered before its change was applied");
+                }
+                result
             });
         }
         tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await.expect("every write is answered")
     }
 
     #[test]
-    fn a_courier_delivers_every_answer_of_a_commit_after_its_change_is_applied() {
-        on_a_server_thread(async {
-            // arrange: a slow backend, so that many writes share each commit
-            let written = Arc::new(AtomicUsize::new(0));
-            let writer = Writer::start(Box::new(SlowBackend { written: written.clone() }));
-            let applied = Arc::new(AtomicUsize::new(0));
+    fn writes_on_a_server_thread_share_commits_and_each_change_is_applied_before_its_answer() {
+        // arrange
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let applied = Arc::new(AtomicUsize::new(0));
 
-            // act
-            let results = write_many(writer, 20, &applied).await;
+        // act
+        let mut results = Vec::new();
+        on_a_server_thread(&writer, async { results = write_many(&writer, 20, &applied).await });
 
-            // assert
-            assert!(results.iter().all(Result::is_ok), "{results:?}");
-            assert_eq!(written.load(Ordering::SeqCst), 20);
-            assert_eq!(applied.load(Ordering::SeqCst), 20);
-        });
+        // assert
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(backend.written.load(Ordering::SeqCst), 20);
+        assert_eq!(applied.load(Ordering::SeqCst), 20);
+        let commits = backend.commits.load(Ordering::SeqCst);
+        assert!(commits < 5, "20 writes ready together took {commits} commits");
     }
 
     #[test]
-    fn a_courier_delivers_a_failed_commit_as_an_error_and_nothing_is_applied() {
-        on_a_server_thread(async {
-            let applied = Arc::new(AtomicUsize::new(0));
-            let results = write_many(Writer::start(Box::new(Failing)), 5, &applied).await;
-            assert!(results.iter().all(|r| matches!(r, Err(StoreError::Write(m)) if m == "disk full")), "{results:?}");
-            assert_eq!(applied.load(Ordering::SeqCst), 0);
+    fn a_write_dropped_while_waiting_for_its_commit_is_still_committed_and_applied() {
+        // arrange
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let applied = Arc::new(AtomicUsize::new(0));
+
+        // act: poll the write once (it joins the thread's queue), then drop it, as hyper does when a client
+        // hangs up
+        on_a_server_thread(&writer, async {
+            let mut request = std::pin::pin!(writer.write(vec![record(1)], counting(&applied)));
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+            assert!(first.is_pending(), "the commit waits for the thread's other ready requests");
         });
+
+        // assert
+        assert_eq!(backend.written.load(Ordering::SeqCst), 1);
+        assert_eq!(applied.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn writes_left_when_a_server_thread_stops_are_committed_by_its_last_call() {
+        // arrange: this thread gathers its writes, but its committing task never runs (its runtime stopped
+        // first), and a write is waiting
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let applied = Arc::new(AtomicUsize::new(0));
+        drop(writer.commit_on_this_thread());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let mut request = std::pin::pin!(writer.write(vec![record(1)], counting(&applied)));
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+            assert!(first.is_pending());
+        });
+        assert_eq!(backend.written.load(Ordering::SeqCst), 0, "nothing commits without the committing task");
+
+        // act
+        writer.commit_what_this_thread_gathered();
+
+        // assert
+        assert_eq!(backend.written.load(Ordering::SeqCst), 1);
+        assert_eq!(applied.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_commit_on_a_server_thread_answers_every_write_with_the_error_and_applies_nothing() {
+        let writer = Writer::start(Box::new(Failing));
+        let applied = Arc::new(AtomicUsize::new(0));
+        let mut results = Vec::new();
+        on_a_server_thread(&writer, async { results = write_many(&writer, 5, &applied).await });
+        assert!(results.iter().all(|r| matches!(r, Err(StoreError::Write(m)) if m == "disk full")), "{results:?}");
+        assert_eq!(applied.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_from_another_thread_commits_at_once_and_a_failure_applies_nothing() {
+        // arrange
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let failing = Writer::start(Box::new(Failing));
+        let applied = Arc::new(AtomicUsize::new(0));
+
+        // act
+        let stored = writer.write(vec![record(1)], counting(&applied)).await;
+        let refused = failing.write(vec![record(2)], counting(&applied)).await;
+
+        // assert
+        assert!(stored.is_ok(), "{stored:?}");
+        assert_eq!((backend.written.load(Ordering::SeqCst), backend.commits.load(Ordering::SeqCst)), (1, 1));
+        assert!(matches!(refused, Err(StoreError::Write(ref m)) if m == "disk full"), "{refused:?}");
+        assert_eq!(applied.load(Ordering::SeqCst), 1, "only the stored write was applied");
     }
 }
