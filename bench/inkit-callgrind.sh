@@ -4,7 +4,7 @@
 #
 # The mock runs under `valgrind --tool=callgrind`; 300 warm-up requests, then the counters are zeroed and
 # 3,000 requests of the seed's body are sent over 4 keep-alive connections; the instructions counted are
-# divided by 3,000, and split into the History writer thread and the rest (server threads).
+# divided by 3,000. The server threads commit History themselves, so there is no writer thread to split off.
 #
 #   bench/inkit-callgrind.sh [BINARY] [REQUESTS]      (default target/release/tapink, 3000; needs valgrind)
 set -euo pipefail
@@ -51,13 +51,9 @@ callgrind_control --dump "$pid" > /dev/null 2>&1
 sleep 1
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
-# The dump after zeroing is the first of each thread (`cg.out.1-NN`); the writer's thread is the one that
-# ran SQLite.
-total=0; writer=0
+# The dump after zeroing is the first of each thread (`cg.out.1-NN`).
+total=0
 for f in "$work"/cg.out.1-*; do
-  n=$(awk '/^summary:/ {print $2}' "$f")
-  total=$((total + n))
-  if grep -q 'sqlite3_step' "$f"; then writer=$((writer + n)); fi
+  total=$((total + $(awk '/^summary:/ {print $2}' "$f")))
 done
-awk -v t="$total" -v w="$writer" -v n="$requests" \
-  'BEGIN { printf "instructions/request: all %d  server threads %d  writer %d   (%d requests)\n", t/n, (t-w)/n, w/n, n }'
+awk -v t="$total" -v n="$requests" 'BEGIN { printf "instructions/request: %d   (%d requests)\n", t/n, n }'

@@ -27,7 +27,8 @@ use crate::seed;
 pub const TARGET_PER_S: f64 = 25_000.0;
 /// How long settling may stand still before the phase gives up.
 const STALL: Duration = Duration::from_secs(120);
-const THREADS: [(&str, &str); 2] = [("inkit-mock-", "inkit-mock server"), ("inkit-history", "History writer")];
+/// inkit-mock's threads; they commit History themselves.
+const THREADS: [(&str, &str); 1] = [("inkit-mock-", "inkit-mock server")];
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let users = args.users;
@@ -109,7 +110,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let to_last_entry = last_entry.duration_since(published_at).as_secs_f64().max(1e-9);
     let rate = users_in_history.len() as f64 / to_last_entry;
     let per_delivery = |seconds: f64| seconds * 1e6 / users.max(1) as f64;
-    let inkit_cpu = cpu.since(&cpu_before, "inkit-mock server") + cpu.since(&cpu_before, "History writer");
+    let inkit_cpu = cpu.since(&cpu_before, "inkit-mock server");
     let all = users_in_history.len() as u64 == users && settled.delivered == users;
 
     let mut out = Outcome::default();
