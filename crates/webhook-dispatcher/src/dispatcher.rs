@@ -12,6 +12,11 @@
 //! next delivery is due, so a simulated clock can step from one to the next (a day of retries in no real
 //! time). `run` is the real-time driver; there, attempts run on their own, so a slow or dead endpoint holds
 //! up only its own webhook's deliveries, and at most `concurrency` of them at a time.
+//!
+//! Both drivers take what is due, prepare each request (or settle at once what cannot be sent or must wait
+//! for the throttle), and queue the prepared attempt in its webhook's [`Lanes`]: at most `concurrency` tasks
+//! per webhook send them one after another. The drivers never wait for a send, so one webhook's backlog does
+//! not stop them taking other webhooks' deliveries.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,11 +27,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
 use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
 use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
+use crate::lanes::Lanes;
 use crate::oauth::{TokenCache, TokenError};
 use crate::outbox::{Outbox, OutboxError};
 use crate::payload::{Payload, PayloadOptions, Recipient};
@@ -178,7 +184,17 @@ pub struct StepReport {
 struct WebhookRuntime {
     settings: WebhookSettings,
     throttle: Mutex<ThrottleState>,
-    slots: Arc<Semaphore>,
+    /// Prepared attempts waiting to be sent, and the (at most `concurrency`) tasks sending them.
+    lanes: Lanes<Attempt>,
+}
+
+/// One request ready to be sent, waiting in its webhook's lanes: plain data, no future.
+struct Attempt {
+    /// The deliveries it carries: one, or a broadcast batch.
+    group: Vec<OutboxEntry>,
+    request: PreparedRequest,
+    /// For `run_due`: counts the attempt out of its step when it ends (or is dropped unsent).
+    step: Option<AttemptEnded>,
 }
 
 enum Prepared {
@@ -240,7 +256,7 @@ impl Dispatcher {
     pub fn add_webhook(&self, settings: WebhookSettings) -> Result<(), DispatchError> {
         let runtime = WebhookRuntime {
             throttle: Mutex::new(ThrottleState::new(settings.throttle)),
-            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            lanes: Lanes::new(settings.concurrency),
             settings,
         };
         let name = runtime.settings.webhook.name().to_owned();
@@ -429,11 +445,7 @@ impl Dispatcher {
             if due.is_empty() {
                 break;
             }
-            for group in self.group_into_requests(due) {
-                if let Some(task) = self.start(group, &mut report) {
-                    attempts.spawn(task);
-                }
-            }
+            self.queue(due, Some(&attempts), &mut report);
         }
         attempts.all_done().await;
         report.add_outcomes(&attempts.outcomes.lock().unwrap_or_else(|p| p.into_inner()));
@@ -456,11 +468,7 @@ impl Dispatcher {
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
-                    for group in self.group_into_requests(due) {
-                        if let Some(task) = self.start(group, &mut report) {
-                            tokio::spawn(task);
-                        }
-                    }
+                    self.queue(due, None, &mut report);
                     if more {
                         continue;
                     }
@@ -512,14 +520,34 @@ impl Dispatcher {
         requests
     }
 
+    /// Prepares the requests that carry `due` and queues each in its webhook's lanes (starting lanes up to
+    /// the webhook's concurrency); settles at once what cannot be sent or must wait for the throttle. With
+    /// `step`, each queued attempt counts itself out of that step when it ends.
+    fn queue(self: &Arc<Self>, due: Vec<OutboxEntry>, step: Option<&Arc<StepAttempts>>, report: &mut StepReport) {
+        // Queued per webhook, one lock per webhook and batch rather than per request.
+        let mut queued: Vec<(Arc<WebhookRuntime>, Vec<Attempt>)> = Vec::new();
+        for group in self.group_into_requests(due) {
+            let Some((runtime, group, request)) = self.start(group, report) else { continue };
+            let attempt = Attempt { group, request, step: step.map(|s| s.join()) };
+            match queued.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &runtime)) {
+                Some((_, attempts)) => attempts.push(attempt),
+                None => queued.push((runtime, vec![attempt])),
+            }
+        }
+        for (runtime, attempts) in queued {
+            for _ in 0..runtime.lanes.push(attempts) {
+                tokio::spawn(self.clone().lane(runtime.clone()));
+            }
+        }
+    }
+
     /// Starts one request for `group` (one delivery, or a broadcast batch): settles the group at once if it
-    /// cannot be sent or must wait for the throttle, else returns the attempt to run, which settles each
-    /// delivery of the group by the one answer.
+    /// cannot be sent or must wait for the throttle, else returns its webhook and the prepared request.
     fn start(
-        self: &Arc<Self>,
+        &self,
         group: Vec<OutboxEntry>,
         report: &mut StepReport,
-    ) -> Option<impl Future<Output = Vec<DeliveryState>> + Send + 'static> {
+    ) -> Option<(Arc<WebhookRuntime>, Vec<OutboxEntry>, PreparedRequest)> {
         let now = self.clock.now();
         let first = &group[0];
         let Some(runtime) = self.webhook(&first.delivery.webhook) else {
@@ -562,49 +590,65 @@ impl Dispatcher {
             return None;
         }
         report.sent += group.len();
-        let me = self.clone();
-        Some(async move {
-            let permit = runtime.slots.clone().acquire_owned().await;
-            let started_at = me.clock.now();
-            let webhook = &runtime.settings.webhook;
-            let mut headers = request.headers;
-            let fetch_started = std::time::Instant::now();
-            if let Err(e) = me.authorize(webhook, &mut headers).await {
-                drop(permit);
-                // No token, no request: an attempt that failed like a connection failure (retryable).
-                let latency = fetch_started.elapsed();
-                let error = format!("OAuth token: {e}");
-                return me.settle_group(&runtime, &group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
-                    number,
-                    started_at,
-                    latency_ms: latency.as_secs_f64() * 1000.0,
-                    status: None,
-                    error: Some(error.clone()),
-                    response_excerpt: String::new(),
-                });
+        Some((runtime, group, request))
+    }
+
+    /// One lane of a webhook: sends its queued attempts one after another until none is left. A lane that
+    /// panics (a sink may) is replaced while attempts still wait.
+    async fn lane(self: Arc<Self>, runtime: Arc<WebhookRuntime>) {
+        let _replaced_if_it_panics = LaneEnded { dispatcher: self.clone(), runtime: runtime.clone() };
+        while let Some(Attempt { group, request, step }) = runtime.lanes.next() {
+            let states = self.send(&runtime, &group, request).await;
+            if let Some(step) = step {
+                step.ended(&states);
             }
-            let outgoing = OutgoingRequest {
-                method: http_method(request.method),
-                url: request.url,
-                headers,
-                body: Bytes::from(request.body),
-            };
-            let AttemptReport { answer, latency } = me.client.send(outgoing, me.config.timeout).await;
-            drop(permit);
-            me.after_answer(webhook, &answer);
-            let outcome = match &answer {
-                Answer::Response { status, .. } if me.config.success.accepts(*status) => {
-                    AttemptOutcome::Delivered { status: *status }
-                }
-                Answer::Response { status, retry_after, .. } => AttemptOutcome::Status {
-                    status: *status,
-                    retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
-                },
-                Answer::TimedOut => AttemptOutcome::TimedOut,
-                Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
-            };
-            me.settle_group(&runtime, &group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
-        })
+        }
+    }
+
+    /// Sends one prepared request and settles each delivery it carries by the one answer.
+    async fn send(
+        &self,
+        runtime: &WebhookRuntime,
+        group: &[OutboxEntry],
+        request: PreparedRequest,
+    ) -> Vec<DeliveryState> {
+        let started_at = self.clock.now();
+        let webhook = &runtime.settings.webhook;
+        let mut headers = request.headers;
+        let fetch_started = std::time::Instant::now();
+        if let Err(e) = self.authorize(webhook, &mut headers).await {
+            // No token, no request: an attempt that failed like a connection failure (retryable).
+            let latency = fetch_started.elapsed();
+            let error = format!("OAuth token: {e}");
+            return self.settle_group(runtime, group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
+                number,
+                started_at,
+                latency_ms: latency.as_secs_f64() * 1000.0,
+                status: None,
+                error: Some(error.clone()),
+                response_excerpt: String::new(),
+            });
+        }
+        let outgoing = OutgoingRequest {
+            method: http_method(request.method),
+            url: request.url,
+            headers,
+            body: Bytes::from(request.body),
+        };
+        let AttemptReport { answer, latency } = self.client.send(outgoing, self.config.timeout).await;
+        self.after_answer(webhook, &answer);
+        let outcome = match &answer {
+            Answer::Response { status, .. } if self.config.success.accepts(*status) => {
+                AttemptOutcome::Delivered { status: *status }
+            }
+            Answer::Response { status, retry_after, .. } => AttemptOutcome::Status {
+                status: *status,
+                retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
+            },
+            Answer::TimedOut => AttemptOutcome::TimedOut,
+            Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
+        };
+        self.settle_group(runtime, group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
     }
 
     /// Settles each delivery of a request by its one outcome, each with its own attempt numbers.
@@ -679,16 +723,10 @@ struct StepAttempts {
 }
 
 impl StepAttempts {
-    fn spawn(self: &Arc<Self>, attempt: impl Future<Output = Vec<DeliveryState>> + Send + 'static) {
+    /// Counts one more attempt in; it counts itself out through the returned [`AttemptEnded`].
+    fn join(self: &Arc<Self>) -> AttemptEnded {
         self.running.fetch_add(1, Ordering::SeqCst);
-        let ended = AttemptEnded(self.clone());
-        tokio::spawn(async move {
-            let states = attempt.await;
-            let mut outcomes = ended.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-            states.iter().for_each(|state| outcomes.count(state));
-            drop(outcomes);
-            drop(ended);
-        });
+        AttemptEnded(self.clone())
     }
 
     /// Waits until every attempt spawned so far has ended.
@@ -705,6 +743,29 @@ impl StepAttempts {
 
 /// Counts an attempt out of its step when dropped: when it ends, panics, or is dropped unrun.
 struct AttemptEnded(Arc<StepAttempts>);
+
+impl AttemptEnded {
+    /// The attempt ended with these states of its deliveries: adds them to the step's outcomes.
+    fn ended(self, states: &[DeliveryState]) {
+        let mut outcomes = self.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        states.iter().for_each(|state| outcomes.count(state));
+    }
+}
+
+/// Dropped when a lane's task ends; if it ends by a panic, the lane is counted out and another takes its place
+/// while attempts still wait (a lane that ends normally was counted out by [`Lanes::next`]).
+struct LaneEnded {
+    dispatcher: Arc<Dispatcher>,
+    runtime: Arc<WebhookRuntime>,
+}
+
+impl Drop for LaneEnded {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.runtime.lanes.abandoned() {
+            tokio::spawn(self.dispatcher.clone().lane(self.runtime.clone()));
+        }
+    }
+}
 
 impl Drop for AttemptEnded {
     fn drop(&mut self) {
