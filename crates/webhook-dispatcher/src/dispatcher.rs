@@ -437,17 +437,23 @@ impl Dispatcher {
     }
 
     /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
+    ///
+    /// It takes the next batch from the outbox only once at most a batch of the step's deliveries is still
+    /// queued or in flight, so a step holds at most two batches in memory however much is due. That cannot
+    /// make one webhook starve another's deliveries of time: the step ends only when all of its attempts have
+    /// ended, slow ones included, and all of them happen at the step's instant of the clock.
     pub async fn run_due(self: &Arc<Self>) -> Result<StepReport, DispatchError> {
         let mut report = StepReport::default();
         let attempts = Arc::new(StepAttempts::default());
         loop {
+            attempts.at_most(self.config.take_batch).await;
             let due = self.outbox.take_due(self.clock.now(), self.config.take_batch)?;
             if due.is_empty() {
                 break;
             }
             self.queue(due, Some(&attempts), &mut report);
         }
-        attempts.all_done().await;
+        attempts.at_most(0).await;
         report.add_outcomes(&attempts.outcomes.lock().unwrap_or_else(|p| p.into_inner()));
         self.outbox.flush()?;
         Ok(report)
@@ -528,7 +534,7 @@ impl Dispatcher {
         let mut queued: Vec<(Arc<WebhookRuntime>, Vec<Attempt>)> = Vec::new();
         for group in self.group_into_requests(due) {
             let Some((runtime, group, request)) = self.start(group, report) else { continue };
-            let attempt = Attempt { group, request, step: step.map(|s| s.join()) };
+            let attempt = Attempt { step: step.map(|s| s.join(group.len())), group, request };
             match queued.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &runtime)) {
                 Some((_, attempts)) => attempts.push(attempt),
                 None => queued.push((runtime, vec![attempt])),
@@ -712,42 +718,60 @@ impl Dispatcher {
     }
 }
 
-/// The attempts of one step still running, and the outcomes of those that ended. Each attempt counts
-/// itself out when it ends (also by panicking), and only the last one wakes the step: one wake-up per
-/// step rather than one per delivery, which the step's driver (often another thread) would pay for.
-#[derive(Default)]
+/// The deliveries of one step still queued or in flight, and the outcomes of those that ended. Each
+/// attempt counts its deliveries out when it ends (also by panicking), and only the one that brings the
+/// count down to what the step waits for wakes it: one wake-up per wait rather than one per delivery, which
+/// the step's driver (often another thread) would pay for.
 struct StepAttempts {
     running: AtomicUsize,
+    /// The count the step waits for (`usize::MAX` while it does not wait).
+    waits_for: AtomicUsize,
     outcomes: Mutex<StepReport>,
     done: Notify,
 }
 
-impl StepAttempts {
-    /// Counts one more attempt in; it counts itself out through the returned [`AttemptEnded`].
-    fn join(self: &Arc<Self>) -> AttemptEnded {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        AttemptEnded(self.clone())
-    }
-
-    /// Waits until every attempt spawned so far has ended.
-    async fn all_done(&self) {
-        loop {
-            let notified = self.done.notified();
-            if self.running.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
+impl Default for StepAttempts {
+    fn default() -> Self {
+        Self {
+            running: AtomicUsize::new(0),
+            waits_for: AtomicUsize::new(usize::MAX),
+            outcomes: Mutex::default(),
+            done: Notify::new(),
         }
     }
 }
 
-/// Counts an attempt out of its step when dropped: when it ends, panics, or is dropped unrun.
-struct AttemptEnded(Arc<StepAttempts>);
+impl StepAttempts {
+    /// Counts in an attempt carrying `deliveries`; it counts them out through the returned [`AttemptEnded`].
+    fn join(self: &Arc<Self>, deliveries: usize) -> AttemptEnded {
+        self.running.fetch_add(deliveries, Ordering::SeqCst);
+        AttemptEnded { step: self.clone(), deliveries }
+    }
+
+    /// Waits until at most `limit` deliveries joined so far are still queued or in flight (0: all ended).
+    async fn at_most(&self, limit: usize) {
+        self.waits_for.store(limit, Ordering::SeqCst);
+        loop {
+            let notified = self.done.notified();
+            if self.running.load(Ordering::SeqCst) <= limit {
+                break;
+            }
+            notified.await;
+        }
+        self.waits_for.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+/// Counts an attempt's deliveries out of its step when dropped: when it ends, panics, or is dropped unrun.
+struct AttemptEnded {
+    step: Arc<StepAttempts>,
+    deliveries: usize,
+}
 
 impl AttemptEnded {
     /// The attempt ended with these states of its deliveries: adds them to the step's outcomes.
     fn ended(self, states: &[DeliveryState]) {
-        let mut outcomes = self.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut outcomes = self.step.outcomes.lock().unwrap_or_else(|p| p.into_inner());
         states.iter().for_each(|state| outcomes.count(state));
     }
 }
@@ -772,8 +796,10 @@ impl Drop for AttemptEnded {
         if std::thread::panicking() {
             tracing::error!("a delivery attempt panicked");
         }
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.done.notify_one();
+        let before = self.step.running.fetch_sub(self.deliveries, Ordering::SeqCst);
+        let waits_for = self.step.waits_for.load(Ordering::SeqCst);
+        if before > waits_for && before - self.deliveries <= waits_for {
+            self.step.done.notify_one();
         }
     }
 }
@@ -864,3 +890,6 @@ fn describe_answer(answer: &Answer) -> String {
         Answer::ConnectionFailed { error } => format!("with a connection failure ({error})"),
     }
 }
+
+#[cfg(test)]
+mod tests;
