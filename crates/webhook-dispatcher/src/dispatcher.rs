@@ -16,7 +16,8 @@
 //! Both drivers take what is due, prepare each request (or settle at once what cannot be sent or must wait
 //! for the throttle), and queue the prepared attempt in its webhook's [`Lanes`]: at most `concurrency` tasks
 //! per webhook send them one after another. The drivers never wait for a send, so one webhook's backlog does
-//! not stop them taking other webhooks' deliveries.
+//! not stop them taking other webhooks' deliveries. A lane hands each answer's settles to the [`Settler`]'s
+//! thread and goes on to its next request.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,6 +38,7 @@ use crate::oauth::{TokenCache, TokenError};
 use crate::outbox::{Outbox, OutboxError};
 use crate::payload::{Payload, PayloadOptions, Recipient};
 use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
+use crate::settler::Settler;
 use crate::throttle::{Throttle, ThrottleState};
 use crate::webhook::{Auth, Content, Method, UrlRenderError, Webhook};
 
@@ -223,6 +225,8 @@ pub struct Dispatcher {
     /// When the real-time driver will next look at the outbox unless rung (ms since the epoch; `i64::MIN`
     /// while it is busy, so that every retry rings): a retry due later needs no wake-up.
     next_look: AtomicI64,
+    /// Records the lanes' attempts (outbox and sink) on its own thread.
+    settler: Settler,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -249,6 +253,7 @@ impl Dispatcher {
             campaigns: RwLock::new(HashMap::new()),
             wake: Notify::new(),
             next_look: AtomicI64::new(i64::MIN),
+            settler: Settler::start("outbox-settler"),
         }
     }
 
@@ -604,20 +609,32 @@ impl Dispatcher {
     async fn lane(self: Arc<Self>, runtime: Arc<WebhookRuntime>) {
         let _replaced_if_it_panics = LaneEnded { dispatcher: self.clone(), runtime: runtime.clone() };
         while let Some(Attempt { group, request, step }) = runtime.lanes.next() {
-            let states = self.send(&runtime, &group, request).await;
-            if let Some(step) = step {
-                step.ended(&states);
-            }
+            let settles = self.send(&runtime, &group, request).await;
+            let me = self.clone();
+            self.settler.hand(move || {
+                let states: Vec<DeliveryState> = group
+                    .iter()
+                    .zip(settles)
+                    .map(|(entry, (attempt, state))| {
+                        me.finish(entry, Some(attempt), state.clone());
+                        state
+                    })
+                    .collect();
+                if let Some(step) = step {
+                    step.ended(&states);
+                }
+            });
         }
     }
 
-    /// Sends one prepared request and settles each delivery it carries by the one answer.
+    /// Sends one prepared request; returns each delivery's attempt and next state by the one answer, in the
+    /// order of `group`.
     async fn send(
         &self,
         runtime: &WebhookRuntime,
         group: &[OutboxEntry],
         request: PreparedRequest,
-    ) -> Vec<DeliveryState> {
+    ) -> Vec<(AttemptLog, DeliveryState)> {
         let started_at = self.clock.now();
         let webhook = &runtime.settings.webhook;
         let mut headers = request.headers;
@@ -626,7 +643,7 @@ impl Dispatcher {
             // No token, no request: an attempt that failed like a connection failure (retryable).
             let latency = fetch_started.elapsed();
             let error = format!("OAuth token: {e}");
-            return self.settle_group(runtime, group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
+            return self.settles(runtime, group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
                 number,
                 started_at,
                 latency_ms: latency.as_secs_f64() * 1000.0,
@@ -654,24 +671,22 @@ impl Dispatcher {
             Answer::TimedOut => AttemptOutcome::TimedOut,
             Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
         };
-        self.settle_group(runtime, group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
+        self.settles(runtime, group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
     }
 
-    /// Settles each delivery of a request by its one outcome, each with its own attempt numbers.
-    fn settle_group(
+    /// Each delivery of a request by its one outcome: its attempt (with its own number) and next state.
+    fn settles(
         &self,
         runtime: &WebhookRuntime,
         group: &[OutboxEntry],
         outcome: &AttemptOutcome,
         log: impl Fn(u32) -> AttemptLog,
-    ) -> Vec<DeliveryState> {
+    ) -> Vec<(AttemptLog, DeliveryState)> {
         group
             .iter()
             .map(|entry| {
                 let (attempt, policy_attempt) = (entry.next_attempt(), entry.next_attempt_since_replay());
-                let state = self.next_state(runtime, entry, attempt, policy_attempt, outcome);
-                self.finish(entry, Some(log(attempt)), state.clone());
-                state
+                (log(attempt), self.next_state(runtime, entry, attempt, policy_attempt, outcome))
             })
             .collect()
     }
