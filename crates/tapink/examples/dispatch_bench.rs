@@ -9,8 +9,9 @@
 //! instead and waits until the outbox counts every delivery settled.
 //!
 //! Besides deliveries/s it prints the process's CPU time per delivery (user + system, from `/proc`), split
-//! by thread: the dispatcher's (tokio workers and main), inkit-mock's server threads, and the SQLite writer
-//! threads. CPU time moves far less than throughput when other work shares the machine.
+//! by thread: the dispatcher's (tokio workers and main), its outbox settler (the thread that writes the
+//! lanes' settles to the outbox), inkit-mock's server threads, and History's SQLite writer. CPU time moves
+//! far less than throughput when other work shares the machine.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -149,7 +150,7 @@ impl ProcessCpu {
     const GROUPS: [(&'static str, &'static str); 4] = [
         ("inkit-mock-", "inkit-mock server"),
         ("inkit-history", "History writer"),
-        ("outbox", "outbox writer"),
+        ("outbox-settler", "outbox settler"),
         ("", "dispatcher"),
     ];
 

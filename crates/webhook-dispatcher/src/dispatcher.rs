@@ -12,6 +12,12 @@
 //! next delivery is due, so a simulated clock can step from one to the next (a day of retries in no real
 //! time). `run` is the real-time driver; there, attempts run on their own, so a slow or dead endpoint holds
 //! up only its own webhook's deliveries, and at most `concurrency` of them at a time.
+//!
+//! Both drivers take what is due, prepare each request (or settle at once what cannot be sent or must wait
+//! for the throttle), and queue the prepared attempt in its webhook's [`Lanes`]: at most `concurrency` tasks
+//! per webhook send them one after another. The drivers never wait for a send, so one webhook's backlog does
+//! not stop them taking other webhooks' deliveries. A lane hands each answer's settles to the [`Settler`]'s
+//! thread and goes on to its next request.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,15 +28,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use clock::{Clock, Timestamp};
 use serde_json::{Map, Value, json};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::body::{BodyTemplate, CompileError, ContentFormat, RenderError, RenderInput};
 use crate::client::{Answer, AttemptReport, HttpClient, OutgoingRequest};
 use crate::delivery::{AttemptLog, Delivery, DeliveryState, OutboxEntry};
+use crate::lanes::Lanes;
 use crate::oauth::{TokenCache, TokenError};
 use crate::outbox::{Outbox, OutboxError};
 use crate::payload::{Payload, PayloadOptions, Recipient};
 use crate::retry::{AttemptOutcome, Decision, FailureReason, RetryAfter, RetryPolicy, jitter_seed};
+use crate::settler::Settler;
 use crate::throttle::{Throttle, ThrottleState};
 use crate::webhook::{Auth, Content, Method, UrlRenderError, Webhook};
 
@@ -178,7 +186,17 @@ pub struct StepReport {
 struct WebhookRuntime {
     settings: WebhookSettings,
     throttle: Mutex<ThrottleState>,
-    slots: Arc<Semaphore>,
+    /// Prepared attempts waiting to be sent, and the (at most `concurrency`) tasks sending them.
+    lanes: Lanes<Attempt>,
+}
+
+/// One request ready to be sent, waiting in its webhook's lanes: plain data, no future.
+struct Attempt {
+    /// The deliveries it carries: one, or a broadcast batch.
+    group: Vec<OutboxEntry>,
+    request: PreparedRequest,
+    /// For `run_due`: counts the attempt out of its step when it ends (or is dropped unsent).
+    step: Option<AttemptEnded>,
 }
 
 enum Prepared {
@@ -207,6 +225,8 @@ pub struct Dispatcher {
     /// When the real-time driver will next look at the outbox unless rung (ms since the epoch; `i64::MIN`
     /// while it is busy, so that every retry rings): a retry due later needs no wake-up.
     next_look: AtomicI64,
+    /// Records the lanes' attempts (outbox and sink) on its own thread.
+    settler: Settler,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -233,6 +253,7 @@ impl Dispatcher {
             campaigns: RwLock::new(HashMap::new()),
             wake: Notify::new(),
             next_look: AtomicI64::new(i64::MIN),
+            settler: Settler::start("outbox-settler"),
         }
     }
 
@@ -240,7 +261,7 @@ impl Dispatcher {
     pub fn add_webhook(&self, settings: WebhookSettings) -> Result<(), DispatchError> {
         let runtime = WebhookRuntime {
             throttle: Mutex::new(ThrottleState::new(settings.throttle)),
-            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            lanes: Lanes::new(settings.concurrency),
             settings,
         };
         let name = runtime.settings.webhook.name().to_owned();
@@ -421,21 +442,23 @@ impl Dispatcher {
     }
 
     /// Sends everything due now and waits for every attempt to end (the simulated clock's step).
+    ///
+    /// It takes the next batch from the outbox only once at most a batch of the step's deliveries is still
+    /// queued or in flight, so a step holds at most two batches in memory however much is due. That cannot
+    /// make one webhook starve another's deliveries of time: the step ends only when all of its attempts have
+    /// ended, slow ones included, and all of them happen at the step's instant of the clock.
     pub async fn run_due(self: &Arc<Self>) -> Result<StepReport, DispatchError> {
         let mut report = StepReport::default();
         let attempts = Arc::new(StepAttempts::default());
         loop {
+            attempts.at_most(self.config.take_batch).await;
             let due = self.outbox.take_due(self.clock.now(), self.config.take_batch)?;
             if due.is_empty() {
                 break;
             }
-            for group in self.group_into_requests(due) {
-                if let Some(task) = self.start(group, &mut report) {
-                    attempts.spawn(task);
-                }
-            }
+            self.queue(due, Some(&attempts), &mut report);
         }
-        attempts.all_done().await;
+        attempts.at_most(0).await;
         report.add_outcomes(&attempts.outcomes.lock().unwrap_or_else(|p| p.into_inner()));
         self.outbox.flush()?;
         Ok(report)
@@ -456,11 +479,7 @@ impl Dispatcher {
             match self.outbox.take_due(self.clock.now(), self.config.take_batch) {
                 Ok(due) => {
                     let more = due.len() == self.config.take_batch;
-                    for group in self.group_into_requests(due) {
-                        if let Some(task) = self.start(group, &mut report) {
-                            tokio::spawn(task);
-                        }
-                    }
+                    self.queue(due, None, &mut report);
                     if more {
                         continue;
                     }
@@ -512,14 +531,34 @@ impl Dispatcher {
         requests
     }
 
+    /// Prepares the requests that carry `due` and queues each in its webhook's lanes (starting lanes up to
+    /// the webhook's concurrency); settles at once what cannot be sent or must wait for the throttle. With
+    /// `step`, each queued attempt counts itself out of that step when it ends.
+    fn queue(self: &Arc<Self>, due: Vec<OutboxEntry>, step: Option<&Arc<StepAttempts>>, report: &mut StepReport) {
+        // Queued per webhook, one lock per webhook and batch rather than per request.
+        let mut queued: Vec<(Arc<WebhookRuntime>, Vec<Attempt>)> = Vec::new();
+        for group in self.group_into_requests(due) {
+            let Some((runtime, group, request)) = self.start(group, report) else { continue };
+            let attempt = Attempt { step: step.map(|s| s.join(group.len())), group, request };
+            match queued.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &runtime)) {
+                Some((_, attempts)) => attempts.push(attempt),
+                None => queued.push((runtime, vec![attempt])),
+            }
+        }
+        for (runtime, attempts) in queued {
+            for _ in 0..runtime.lanes.push(attempts) {
+                tokio::spawn(self.clone().lane(runtime.clone()));
+            }
+        }
+    }
+
     /// Starts one request for `group` (one delivery, or a broadcast batch): settles the group at once if it
-    /// cannot be sent or must wait for the throttle, else returns the attempt to run, which settles each
-    /// delivery of the group by the one answer.
+    /// cannot be sent or must wait for the throttle, else returns its webhook and the prepared request.
     fn start(
-        self: &Arc<Self>,
+        &self,
         group: Vec<OutboxEntry>,
         report: &mut StepReport,
-    ) -> Option<impl Future<Output = Vec<DeliveryState>> + Send + 'static> {
+    ) -> Option<(Arc<WebhookRuntime>, Vec<OutboxEntry>, PreparedRequest)> {
         let now = self.clock.now();
         let first = &group[0];
         let Some(runtime) = self.webhook(&first.delivery.webhook) else {
@@ -562,66 +601,92 @@ impl Dispatcher {
             return None;
         }
         report.sent += group.len();
-        let me = self.clone();
-        Some(async move {
-            let permit = runtime.slots.clone().acquire_owned().await;
-            let started_at = me.clock.now();
-            let webhook = &runtime.settings.webhook;
-            let mut headers = request.headers;
-            let fetch_started = std::time::Instant::now();
-            if let Err(e) = me.authorize(webhook, &mut headers).await {
-                drop(permit);
-                // No token, no request: an attempt that failed like a connection failure (retryable).
-                let latency = fetch_started.elapsed();
-                let error = format!("OAuth token: {e}");
-                return me.settle_group(&runtime, &group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
-                    number,
-                    started_at,
-                    latency_ms: latency.as_secs_f64() * 1000.0,
-                    status: None,
-                    error: Some(error.clone()),
-                    response_excerpt: String::new(),
-                });
-            }
-            let outgoing = OutgoingRequest {
-                method: http_method(request.method),
-                url: request.url,
-                headers,
-                body: Bytes::from(request.body),
-            };
-            let AttemptReport { answer, latency } = me.client.send(outgoing, me.config.timeout).await;
-            drop(permit);
-            me.after_answer(webhook, &answer);
-            let outcome = match &answer {
-                Answer::Response { status, .. } if me.config.success.accepts(*status) => {
-                    AttemptOutcome::Delivered { status: *status }
-                }
-                Answer::Response { status, retry_after, .. } => AttemptOutcome::Status {
-                    status: *status,
-                    retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
-                },
-                Answer::TimedOut => AttemptOutcome::TimedOut,
-                Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
-            };
-            me.settle_group(&runtime, &group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
-        })
+        Some((runtime, group, request))
     }
 
-    /// Settles each delivery of a request by its one outcome, each with its own attempt numbers.
-    fn settle_group(
+    /// One lane of a webhook: sends its queued attempts one after another until none is left. A lane that
+    /// panics (a sink may) is replaced while attempts still wait.
+    async fn lane(self: Arc<Self>, runtime: Arc<WebhookRuntime>) {
+        let _replaced_if_it_panics = LaneEnded { dispatcher: self.clone(), runtime: runtime.clone() };
+        while let Some(Attempt { group, request, step }) = runtime.lanes.next() {
+            let settles = self.send(&runtime, &group, request).await;
+            let me = self.clone();
+            self.settler.hand(move || {
+                let states: Vec<DeliveryState> = group
+                    .iter()
+                    .zip(settles)
+                    .map(|(entry, (attempt, state))| {
+                        me.finish(entry, Some(attempt), state.clone());
+                        state
+                    })
+                    .collect();
+                if let Some(step) = step {
+                    step.ended(&states);
+                }
+            });
+        }
+    }
+
+    /// Sends one prepared request; returns each delivery's attempt and next state by the one answer, in the
+    /// order of `group`.
+    async fn send(
+        &self,
+        runtime: &WebhookRuntime,
+        group: &[OutboxEntry],
+        request: PreparedRequest,
+    ) -> Vec<(AttemptLog, DeliveryState)> {
+        let started_at = self.clock.now();
+        let webhook = &runtime.settings.webhook;
+        let mut headers = request.headers;
+        let fetch_started = std::time::Instant::now();
+        if let Err(e) = self.authorize(webhook, &mut headers).await {
+            // No token, no request: an attempt that failed like a connection failure (retryable).
+            let latency = fetch_started.elapsed();
+            let error = format!("OAuth token: {e}");
+            return self.settles(runtime, group, &AttemptOutcome::ConnectionFailed, |number| AttemptLog {
+                number,
+                started_at,
+                latency_ms: latency.as_secs_f64() * 1000.0,
+                status: None,
+                error: Some(error.clone()),
+                response_excerpt: String::new(),
+            });
+        }
+        let outgoing = OutgoingRequest {
+            method: http_method(request.method),
+            url: request.url,
+            headers,
+            body: Bytes::from(request.body),
+        };
+        let AttemptReport { answer, latency } = self.client.send(outgoing, self.config.timeout).await;
+        self.after_answer(webhook, &answer);
+        let outcome = match &answer {
+            Answer::Response { status, .. } if self.config.success.accepts(*status) => {
+                AttemptOutcome::Delivered { status: *status }
+            }
+            Answer::Response { status, retry_after, .. } => AttemptOutcome::Status {
+                status: *status,
+                retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
+            },
+            Answer::TimedOut => AttemptOutcome::TimedOut,
+            Answer::ConnectionFailed { .. } => AttemptOutcome::ConnectionFailed,
+        };
+        self.settles(runtime, group, &outcome, |number| attempt_log(number, started_at, latency, &answer))
+    }
+
+    /// Each delivery of a request by its one outcome: its attempt (with its own number) and next state.
+    fn settles(
         &self,
         runtime: &WebhookRuntime,
         group: &[OutboxEntry],
         outcome: &AttemptOutcome,
         log: impl Fn(u32) -> AttemptLog,
-    ) -> Vec<DeliveryState> {
+    ) -> Vec<(AttemptLog, DeliveryState)> {
         group
             .iter()
             .map(|entry| {
                 let (attempt, policy_attempt) = (entry.next_attempt(), entry.next_attempt_since_replay());
-                let state = self.next_state(runtime, entry, attempt, policy_attempt, outcome);
-                self.finish(entry, Some(log(attempt)), state.clone());
-                state
+                (log(attempt), self.next_state(runtime, entry, attempt, policy_attempt, outcome))
             })
             .collect()
     }
@@ -668,51 +733,88 @@ impl Dispatcher {
     }
 }
 
-/// The attempts of one step still running, and the outcomes of those that ended. Each attempt counts
-/// itself out when it ends (also by panicking), and only the last one wakes the step: one wake-up per
-/// step rather than one per delivery, which the step's driver (often another thread) would pay for.
-#[derive(Default)]
+/// The deliveries of one step still queued or in flight, and the outcomes of those that ended. Each
+/// attempt counts its deliveries out when it ends (also by panicking), and only the one that brings the
+/// count down to what the step waits for wakes it: one wake-up per wait rather than one per delivery, which
+/// the step's driver (often another thread) would pay for.
 struct StepAttempts {
     running: AtomicUsize,
+    /// The count the step waits for (`usize::MAX` while it does not wait).
+    waits_for: AtomicUsize,
     outcomes: Mutex<StepReport>,
     done: Notify,
 }
 
-impl StepAttempts {
-    fn spawn(self: &Arc<Self>, attempt: impl Future<Output = Vec<DeliveryState>> + Send + 'static) {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let ended = AttemptEnded(self.clone());
-        tokio::spawn(async move {
-            let states = attempt.await;
-            let mut outcomes = ended.0.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-            states.iter().for_each(|state| outcomes.count(state));
-            drop(outcomes);
-            drop(ended);
-        });
-    }
-
-    /// Waits until every attempt spawned so far has ended.
-    async fn all_done(&self) {
-        loop {
-            let notified = self.done.notified();
-            if self.running.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
+impl Default for StepAttempts {
+    fn default() -> Self {
+        Self {
+            running: AtomicUsize::new(0),
+            waits_for: AtomicUsize::new(usize::MAX),
+            outcomes: Mutex::default(),
+            done: Notify::new(),
         }
     }
 }
 
-/// Counts an attempt out of its step when dropped: when it ends, panics, or is dropped unrun.
-struct AttemptEnded(Arc<StepAttempts>);
+impl StepAttempts {
+    /// Counts in an attempt carrying `deliveries`; it counts them out through the returned [`AttemptEnded`].
+    fn join(self: &Arc<Self>, deliveries: usize) -> AttemptEnded {
+        self.running.fetch_add(deliveries, Ordering::SeqCst);
+        AttemptEnded { step: self.clone(), deliveries }
+    }
+
+    /// Waits until at most `limit` deliveries joined so far are still queued or in flight (0: all ended).
+    async fn at_most(&self, limit: usize) {
+        self.waits_for.store(limit, Ordering::SeqCst);
+        loop {
+            let notified = self.done.notified();
+            if self.running.load(Ordering::SeqCst) <= limit {
+                break;
+            }
+            notified.await;
+        }
+        self.waits_for.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+/// Counts an attempt's deliveries out of its step when dropped: when it ends, panics, or is dropped unrun.
+struct AttemptEnded {
+    step: Arc<StepAttempts>,
+    deliveries: usize,
+}
+
+impl AttemptEnded {
+    /// The attempt ended with these states of its deliveries: adds them to the step's outcomes.
+    fn ended(self, states: &[DeliveryState]) {
+        let mut outcomes = self.step.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        states.iter().for_each(|state| outcomes.count(state));
+    }
+}
+
+/// Dropped when a lane's task ends; if it ends by a panic, the lane is counted out and another takes its place
+/// while attempts still wait (a lane that ends normally was counted out by [`Lanes::next`]).
+struct LaneEnded {
+    dispatcher: Arc<Dispatcher>,
+    runtime: Arc<WebhookRuntime>,
+}
+
+impl Drop for LaneEnded {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.runtime.lanes.abandoned() {
+            tokio::spawn(self.dispatcher.clone().lane(self.runtime.clone()));
+        }
+    }
+}
 
 impl Drop for AttemptEnded {
     fn drop(&mut self) {
         if std::thread::panicking() {
             tracing::error!("a delivery attempt panicked");
         }
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.done.notify_one();
+        let before = self.step.running.fetch_sub(self.deliveries, Ordering::SeqCst);
+        let waits_for = self.step.waits_for.load(Ordering::SeqCst);
+        if before > waits_for && before - self.deliveries <= waits_for {
+            self.step.done.notify_one();
         }
     }
 }
@@ -803,3 +905,6 @@ fn describe_answer(answer: &Answer) -> String {
         Answer::ConnectionFailed { error } => format!("with a connection failure ({error})"),
     }
 }
+
+#[cfg(test)]
+mod tests;
