@@ -465,7 +465,8 @@ impl Dispatcher {
     }
 
     /// The real-time driver: sends deliveries as they fall due until `shutdown`; attempts in flight then
-    /// finish on their own (their deliveries stay in the outbox until settled).
+    /// finish on their own (their deliveries stay in the outbox until settled). Before it returns, every
+    /// attempt that had ended is recorded in the outbox.
     ///
     /// It looks at the outbox when something is submitted, when a retry falls due before its next look, and
     /// at least once a second, flushing settles each time (so a crash loses at most a second's, or the
@@ -502,6 +503,12 @@ impl Dispatcher {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
+        }
+        // Answers already received are recorded before the driver returns, so a clean stop does not send
+        // their deliveries again after a restart.
+        self.settler.caught_up().await;
+        if let Err(e) = self.outbox.flush() {
+            tracing::error!(error = %e, "cannot write settled deliveries to the outbox");
         }
     }
 

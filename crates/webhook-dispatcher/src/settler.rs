@@ -45,6 +45,17 @@ impl Settler {
     }
 }
 
+impl Settler {
+    /// Returns once every job handed over before this call has run.
+    pub(crate) async fn caught_up(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.hand(move || {
+            let _ = done.send(());
+        });
+        let _ = wait.await;
+    }
+}
+
 fn work(queue: &Receiver<Job>) {
     let mut naps = 0;
     loop {

@@ -1,6 +1,6 @@
 //! The dispatcher's lanes over real loopback HTTP: at most `concurrency` requests in flight per webhook, a
-//! webhook that never answers holding up none of another's deliveries, and a step taking no more from the
-//! outbox than it may hold.
+//! webhook that never answers holding up none of another's deliveries, a step taking no more from the
+//! outbox than it may hold, and a stopping driver recording every answer it had.
 
 use std::sync::atomic::AtomicUsize;
 
@@ -191,4 +191,44 @@ async fn a_step_takes_at_most_two_batches_from_the_outbox_at_a_time_and_still_se
     let most = watch.most_taken.load(Ordering::SeqCst);
     assert!(most <= 16, "{most} taken at once");
     assert!(most > 4, "the queue never filled ({most}): the test shows nothing");
+}
+
+/// A sink that takes 5 ms to hear each outcome, so the settler falls behind the lanes.
+struct SlowSink;
+
+impl OutcomeSink for SlowSink {
+    fn settled(&self, _: &Delivery, _: &DeliveryState, _: u32) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[tokio::test]
+async fn the_real_time_driver_records_every_answer_its_lanes_had_before_it_returns() {
+    // arrange: 50 deliveries answered at once, and a sink slow enough that when the driver is told to stop,
+    // most answers are still waiting for the settler
+    let (url, endpoint) = endpoint(Some(Duration::ZERO)).await;
+    let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
+    let dispatcher =
+        Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox.clone(), Arc::new(SlowSink)));
+    add_webhook(&dispatcher, "Hook", &url, 8, 1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = tokio::spawn(dispatcher.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    dispatcher.submit(deliveries("Hook", 1, 50)).expect("submitted");
+    let started = std::time::Instant::now();
+    while endpoint.answered.load(Ordering::SeqCst) < 50 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await; // the last answers reach their lanes
+    let recorded_at_stop = outbox.counts().delivered;
+
+    // act
+    let _ = stop.send(());
+    driver.await.expect("driver stops");
+
+    // assert: nothing answered is left unrecorded in the outbox, so nothing is sent again after a restart
+    assert!(recorded_at_stop < 40, "the settler was not behind ({recorded_at_stop} recorded): the test proves nothing");
+    let counts = outbox.counts();
+    assert_eq!((counts.delivered, counts.pending, counts.taken), (50, 0, 0), "{counts:?}");
 }
