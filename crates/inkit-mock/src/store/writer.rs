@@ -9,15 +9,18 @@
 //! microsecond a request waits for its commit is throughput lost. A writer thread cost two cross-thread
 //! wake-ups per commit, and requests waited for the writer's current commit, then for their own; a 200 µs
 //! pause to let more requests gather, once worth it, left a third of the two cores idle (docs/benchmarks.md).
-//! The server threads share one SQLite connection behind a mutex, held for a commit and its changes, so
-//! changes are applied in the order they were committed.
+//! The server threads share one SQLite connection behind a fair asynchronous mutex, held for a commit and
+//! its changes, so changes are applied in the order they were committed. A thread whose turn has not come
+//! goes on serving its other connections meanwhile (their requests join its next commit), and turns go in
+//! the order they were asked for: with a plain mutex, the thread that had just committed often took it
+//! again before the other woke, whose requests then waited hundreds of milliseconds.
 //!
 //! A write from any other thread (start-up, tests, an embedding program's runtime) commits at once, alone.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Mutex as FairMutex, Notify, oneshot};
 
 use super::{Backend, Record, StoreError};
 
@@ -41,7 +44,7 @@ struct ThreadQueue {
 }
 
 /// The backend, shared by every thread that commits.
-type Shared = Arc<Mutex<Box<dyn Backend>>>;
+type Shared = Arc<FairMutex<Box<dyn Backend>>>;
 
 thread_local! {
     /// This thread's queue and the backend it commits to, if this thread commits its own writes.
@@ -64,7 +67,7 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     pub fn start(backend: Box<dyn Backend>) -> Self {
         let durable = backend.is_durable();
-        Writer { backend: durable.then(|| Arc::new(Mutex::new(backend))) }
+        Writer { backend: durable.then(|| Arc::new(FairMutex::new(backend))) }
     }
 
     /// Whether writes go anywhere; when not, callers need not build records at all.
@@ -89,7 +92,9 @@ impl Writer {
                 // Let every other request that is ready now run first, and the sockets be polled once more,
                 // so that all of them share this commit.
                 tokio::task::yield_now().await;
-                commit(&backend, &queue);
+                let mut backend = backend.lock().await;
+                let jobs = std::mem::take(&mut *lock_queue(&queue));
+                commit_jobs(&mut **backend, jobs);
             }
         }
     }
@@ -98,7 +103,8 @@ impl Writer {
     /// after asking. A server thread calls it when its runtime has stopped, so that those still happen.
     pub fn commit_what_this_thread_gathered(&self) {
         if let Some((backend, queue)) = QUEUE.with(|q| q.borrow_mut().take()) {
-            commit(&backend, &queue);
+            let jobs = std::mem::take(&mut *lock_queue(&queue));
+            commit_jobs(&mut **backend.blocking_lock(), jobs);
         }
     }
 
@@ -115,7 +121,7 @@ impl Writer {
         });
         let Some(queue) = queue else {
             let (done, result) = oneshot::channel();
-            commit_jobs(&mut lock(backend), vec![Job { records, after, done }]);
+            commit_jobs(&mut **backend.lock().await, vec![Job { records, after, done }]);
             return result.await.map_err(|_| StoreError::WriterStopped)?;
         };
         let (done, result) = oneshot::channel();
@@ -128,31 +134,22 @@ impl Writer {
     /// are concurrent with it and land on either side.
     pub async fn clear(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Some(backend) => lock(backend).clear(),
+            Some(backend) => backend.lock().await.clear(),
             None => Ok(()),
         }
     }
-}
-
-fn lock(backend: &Shared) -> MutexGuard<'_, Box<dyn Backend>> {
-    backend.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock_queue(queue: &ThreadQueue) -> MutexGuard<'_, Vec<Job>> {
     queue.jobs.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Commits everything `queue` holds.
-fn commit(backend: &Shared, queue: &ThreadQueue) {
-    let jobs = std::mem::take(&mut *lock_queue(queue));
-    if !jobs.is_empty() {
-        commit_jobs(&mut lock(backend), jobs);
-    }
-}
-
 /// Writes the jobs' records in one transaction, applies each change if that worked, then answers each.
 /// The backend stays locked throughout, so changes are applied in the order of their commits.
-fn commit_jobs(backend: &mut Box<dyn Backend>, mut jobs: Vec<Job>) {
+fn commit_jobs(backend: &mut dyn Backend, mut jobs: Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
     let mut records = Vec::with_capacity(jobs.iter().map(|j| j.records.len()).sum());
     for job in &mut jobs {
         records.append(&mut job.records);
