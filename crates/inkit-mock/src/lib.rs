@@ -35,6 +35,7 @@ pub mod ceiling;
 mod config;
 mod error;
 mod faults;
+mod growth;
 mod history;
 mod ids;
 mod journal;

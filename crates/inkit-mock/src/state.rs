@@ -15,6 +15,7 @@ use crate::batch::Batch;
 use crate::config::{ApiToken, MockConfig, Storage};
 use crate::error::ApiError;
 use crate::faults::Faults;
+use crate::growth::{ChunkedVec, ShardedMap};
 use crate::history::{EntryKind, HistoryEntry};
 use crate::ids::{IdGenerator, IdKind, stable_id};
 use crate::journal::Journal;
@@ -66,13 +67,13 @@ impl Caller {
 /// Items addressed by id, in insertion order.
 #[derive(Debug)]
 struct ById<T> {
-    items: Vec<Arc<T>>,
-    index: HashMap<Arc<str>, usize>,
+    items: ChunkedVec<Arc<T>>,
+    index: ShardedMap<Arc<str>, usize>,
 }
 
 impl<T> Default for ById<T> {
     fn default() -> Self {
-        Self { items: Vec::new(), index: HashMap::default() }
+        Self { items: ChunkedVec::default(), index: ShardedMap::default() }
     }
 }
 
@@ -100,10 +101,10 @@ type Templates = Arc<RwLock<ById<Template>>>;
 struct Data {
     /// In order of `seq`, which is the order requests were accepted.
     entries: ById<HistoryEntry>,
-    by_document: HashMap<Arc<str>, Arc<str>>,
+    by_document: ShardedMap<Arc<str>, Arc<str>>,
     batches: ById<Batch>,
     /// First entry id for each `Idempotency-Key` seen.
-    idempotency: HashMap<String, Arc<str>>,
+    idempotency: ShardedMap<String, Arc<str>>,
 }
 
 impl Data {
@@ -258,7 +259,7 @@ impl Inkit {
     }
 
     pub fn templates(&self) -> Vec<Arc<Template>> {
-        self.templates.read().unwrap_or_else(|p| p.into_inner()).items.clone()
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).items.to_vec()
     }
 
     // --- renders and History ---
@@ -457,7 +458,7 @@ impl Inkit {
     }
 
     pub fn batches(&self) -> Vec<Arc<Batch>> {
-        self.read().batches.items.clone()
+        self.read().batches.items.to_vec()
     }
 
     /// A batch as the API shows it, counting its renders' statuses now.
@@ -471,7 +472,7 @@ impl Inkit {
     pub fn folder_ids(&self) -> Vec<String> {
         let data = self.read();
         let mut ids: Vec<&Arc<str>> = vec![&self.default_folder];
-        for e in &data.entries.items {
+        for e in data.entries.items.iter() {
             if !ids.contains(&&e.folder_id) {
                 ids.push(&e.folder_id);
             }
