@@ -34,7 +34,7 @@ async fn the_demo_walks_the_seed_steps_in_order_and_every_user_gets_a_document()
     assert_eq!(line("qualified"), "500");
     assert_eq!(line("delivered (HTTP 200)"), "500");
     assert_eq!(line("failed"), "0");
-    assert_eq!(line("History entries in Inkit"), "501", "500 users and the Send Test");
+    assert_eq!(line("documents in Inkit's History"), "501", "500 users and the Send Test");
     assert!(stdout.contains("\"phone number\": \"+14155550100\""), "the preview shows the rendered body:\n{stdout}");
 }
 

@@ -187,12 +187,12 @@ fn summary(pipeline: &Pipeline, campaign_id: u64, elapsed: Duration) {
         ("delivered (HTTP 200)", group(report.delivered)),
         ("retried", group(settled.retried)),
         ("failed", group(failed)),
-        ("History entries in Inkit", group(history as u64)),
+        ("documents in Inkit's History", group(history as u64)),
         ("latency p50 / p95 / p99", format!("{} / {} / {}", p(50.0), p(95.0), p(99.0))),
         ("throughput", format!("{} deliveries/s", group((report.delivered as f64 / elapsed.as_secs_f64()) as u64))),
     ];
     for (label, value) in rows {
         println!("  {label:<30} {value:>24}");
     }
-    println!("  (History also holds the webhook's test request and the Send Test document.)");
+    println!("  (the documents are the campaign's and the Send Test's; History also holds the webhook's test request)");
 }
