@@ -181,6 +181,16 @@ async fn up_keeps_webhooks_campaigns_and_history_in_its_data_dir_across_a_restar
     assert_eq!(history["items"].as_array().map(Vec::len), Some(5), "History keeps its entries: {history}");
     assert_eq!(renders.len(), 10, "the first campaign is not sent again; the webhook works after the restart");
     assert!(status.success(), "exit after SIGTERM: {status}; stderr:\n{}", second.stderr());
+    assert!(!first.stderr().contains("restoring"), "a new data dir has nothing to restore:\n{}", first.stderr());
+    let stderr = second.stderr();
+    assert!(stderr.contains("restoring ") && stderr.contains("(History, outbox, engine journal)"), "{stderr}");
+    let restored = stderr.lines().find(|l| l.starts_with("restored in ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        restored.contains(" 5 profiles")
+            && restored.contains(" 6 History entries")
+            && restored.contains(" 0 deliveries"),
+        "the restored line counts what was kept (History: 5 documents and the webhook's test request): {restored}"
+    );
 }
 
 #[tokio::test]

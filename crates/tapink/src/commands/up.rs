@@ -12,6 +12,8 @@ use inkit_mock::{ApiToken, MockConfig};
 use pipeline::bridge::lock;
 use pipeline::{Pipeline, PipelineConfig, PipelineError, Storage, TimeMode};
 
+use crate::number_format::group;
+
 /// Run every service in real time until Ctrl-C: Inkit, the engine API and the webhook dispatcher.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -51,6 +53,11 @@ pub struct UpArgs {
     load: Vec<PathBuf>,
 }
 
+/// Whether `dir` exists and holds any file (a run to restore).
+fn holds_data(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut api = EngineApiConfig::default();
     if !args.accounts.is_empty() {
@@ -70,6 +77,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         engine_api: Some((args.engine_addr, api.clone())),
         ..PipelineConfig::default()
     };
+    // Restoring a data dir that holds a large run takes seconds (History, the outbox and the engine's journal
+    // are read back and replayed): say so, and then what was restored.
+    let restoring = match &config.storage {
+        Storage::DataDir(dir) if holds_data(dir) => {
+            eprintln!("restoring {} (History, outbox, engine journal)…", dir.display());
+            Some(std::time::Instant::now())
+        }
+        _ => None,
+    };
     let pipeline = match Pipeline::start(config).await {
         Ok(p) => p,
         Err(PipelineError::Listen { addr, source }) => {
@@ -77,6 +93,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).context("cannot start"),
     };
+    if let Some(started) = restoring {
+        let (profiles, events) = {
+            let engine = lock(&pipeline.engine);
+            (engine.store().profile_count(), engine.store().event_count())
+        };
+        let outbox = pipeline.dispatcher.outbox().counts();
+        eprintln!(
+            "restored in {:.1} s: {} profiles, {} events, {} History entries, {} deliveries to send",
+            started.elapsed().as_secs_f64(),
+            group(profiles as u64),
+            group(events as u64),
+            group(pipeline.inkit.entry_count() as u64),
+            group((outbox.pending + outbox.taken) as u64),
+        );
+    }
     for path in &args.load {
         super::engine::load(&mut lock(&pipeline.engine), path)?;
     }
