@@ -131,7 +131,10 @@ impl Worker {
                     }
                 }
             });
-            // Requests dropped while waiting for their commit (their client hung up) still get it.
+            // Requests dropped while waiting for their commit (their client hung up) still get it. The runtime
+            // goes first: one of its tasks may be waiting in line for the History connection, and a line that
+            // waits for a task nobody polls again never moves.
+            drop(runtime);
             writer.commit_what_this_thread_gathered();
             let _ = finished_tx.send(());
         })?;

@@ -99,7 +99,8 @@ type Templates = Arc<RwLock<ById<Template>>>;
 
 #[derive(Debug, Default)]
 struct Data {
-    /// In order of `seq`, which is the order requests were accepted.
+    /// In the order their changes were applied: the order of `seq` on each server thread, and across threads
+    /// the order of their commits (loading from the store sorts by `seq`).
     entries: ById<HistoryEntry>,
     by_document: ShardedMap<Arc<str>, Arc<str>>,
     batches: ById<Batch>,
@@ -482,8 +483,9 @@ impl Inkit {
 
     /// Forgets all History entries and batches (templates stay): the admin reset.
     pub async fn clear_history(&self) -> Result<(), ApiError> {
-        self.writer.clear().await.map_err(|e| ApiError::internal(e.to_string()))?;
-        *self.write() = Data::default();
+        let data = self.data.clone();
+        let forget = Box::new(move || *data.write().unwrap_or_else(|p| p.into_inner()) = Data::default());
+        self.writer.clear(forget).await.map_err(|e| ApiError::internal(e.to_string()))?;
         // The backend forgot templates too; write API-created ones back so they survive a restart.
         let templates = self.templates();
         let records = || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect();

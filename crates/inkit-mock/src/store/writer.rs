@@ -47,8 +47,14 @@ struct ThreadQueue {
 type Shared = Arc<FairMutex<Box<dyn Backend>>>;
 
 thread_local! {
-    /// This thread's queue and the backend it commits to, if this thread commits its own writes.
-    static QUEUE: RefCell<Option<(Shared, Arc<ThreadQueue>)>> = const { RefCell::new(None) };
+    /// The queues this thread gathers its writes in, one for each backend whose writes it commits itself
+    /// (one in a server, several where tests run more than one mock on a thread).
+    static QUEUES: RefCell<Vec<(Shared, Arc<ThreadQueue>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's queue for `backend`, if it has one.
+fn queue_for(backend: &Shared) -> Option<Arc<ThreadQueue>> {
+    QUEUES.with(|q| q.borrow().iter().find(|(b, _)| Arc::ptr_eq(b, backend)).map(|(_, queue)| queue.clone()))
 }
 
 /// The handle requests use to store records.
@@ -76,17 +82,20 @@ impl Writer {
     }
 
     /// Makes this thread gather its writes and commit them together, in the task this returns. Spawn it
-    /// on this thread's current-thread runtime, which must serve this thread's requests, and call
-    /// [`Writer::commit_what_this_thread_gathered`] once that runtime has served its last request. Without
-    /// a durable backend the task ends at once.
+    /// on this thread's current-thread runtime, which must serve this thread's requests; once that runtime
+    /// has served its last request, drop it, then call [`Writer::commit_what_this_thread_gathered`]. Without
+    /// a durable backend the task ends at once. Called again on the same thread, it keeps the same queue.
     pub fn commit_on_this_thread(&self) -> impl Future<Output = ()> + Send + 'static {
-        let queue = Arc::new(ThreadQueue::default());
-        if let Some(backend) = &self.backend {
-            QUEUE.with(|q| *q.borrow_mut() = Some((backend.clone(), queue.clone())));
-        }
         let backend = self.backend.clone();
+        let queue = backend.as_ref().map(|backend| {
+            queue_for(backend).unwrap_or_else(|| {
+                let queue = Arc::new(ThreadQueue::default());
+                QUEUES.with(|q| q.borrow_mut().push((backend.clone(), queue.clone())));
+                queue
+            })
+        });
         async move {
-            let Some(backend) = backend else { return };
+            let (Some(backend), Some(queue)) = (backend, queue) else { return };
             loop {
                 queue.ready.notified().await;
                 // Let every other request that is ready now run first, and the sockets be polled once more,
@@ -99,13 +108,16 @@ impl Writer {
         }
     }
 
-    /// Commits what this thread has gathered and not yet committed: writes whose requests were dropped
-    /// after asking. A server thread calls it when its runtime has stopped, so that those still happen.
+    /// Commits what this thread has gathered for this writer and not yet committed (writes whose requests
+    /// were dropped after asking), and stops gathering. A server thread calls it after dropping its runtime:
+    /// not before, since a committing task of that runtime may be waiting in line for the backend, and the
+    /// line would never move past it.
     pub fn commit_what_this_thread_gathered(&self) {
-        if let Some((backend, queue)) = QUEUE.with(|q| q.borrow_mut().take()) {
-            let jobs = std::mem::take(&mut *lock_queue(&queue));
-            commit_jobs(&mut **backend.blocking_lock(), jobs);
-        }
+        let Some(backend) = &self.backend else { return };
+        let Some(queue) = queue_for(backend) else { return };
+        QUEUES.with(|q| q.borrow_mut().retain(|(b, _)| !Arc::ptr_eq(b, backend)));
+        let jobs = std::mem::take(&mut *lock_queue(&queue));
+        commit_jobs(&mut **backend.blocking_lock(), jobs);
     }
 
     /// Stores `records`, then runs `after`; returns once both are done. If the caller stops waiting, both
@@ -115,28 +127,32 @@ impl Writer {
             after();
             return Ok(());
         };
-        let queue = QUEUE.with(|q| match &*q.borrow() {
-            Some((b, queue)) if Arc::ptr_eq(b, backend) => Some(queue.clone()),
-            _ => None,
-        });
-        let Some(queue) = queue else {
-            let (done, result) = oneshot::channel();
-            commit_jobs(&mut **backend.lock().await, vec![Job { records, after, done }]);
+        let (done, result) = oneshot::channel();
+        let job = Job { records, after, done };
+        let Some(queue) = queue_for(backend) else {
+            // Not a server thread: commit alone, in a task of its own, so the write happens even if the caller
+            // stops waiting for its turn.
+            let backend = backend.clone();
+            tokio::spawn(async move { commit_jobs(&mut **backend.lock().await, vec![job]) });
             return result.await.map_err(|_| StoreError::WriterStopped)?;
         };
-        let (done, result) = oneshot::channel();
-        lock_queue(&queue).push(Job { records, after, done });
+        lock_queue(&queue).push(job);
         queue.ready.notify_one();
         result.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Empties the backend. Writes answered before it stay cleared; writes still waiting for their commit
-    /// are concurrent with it and land on either side.
-    pub async fn clear(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Some(backend) => backend.lock().await.clear(),
-            None => Ok(()),
-        }
+    /// Empties the backend, then runs `after` (which empties the in-memory state) before any other commit
+    /// can apply a change: a write is either cleared from both or kept in both. Writes answered before it
+    /// stay cleared; writes still waiting for their commit are concurrent with it and land on either side.
+    pub async fn clear(&self, after: AfterCommit) -> Result<(), StoreError> {
+        let Some(backend) = &self.backend else {
+            after();
+            return Ok(());
+        };
+        let mut backend = backend.lock().await;
+        backend.clear()?;
+        after();
+        Ok(())
     }
 }
 
@@ -159,11 +175,16 @@ fn commit_jobs(backend: &mut dyn Backend, mut jobs: Vec<Job>) {
         tracing::error!(error = %e, requests = jobs.len(), "History commit failed; the requests get 500");
     }
     // Each change is applied before its request is answered, so an answered request's entry is visible.
+    // A change that panics (a bug) fails its own request only; the others and this thread carry on.
     for job in jobs {
-        if result.is_ok() {
-            (job.after)();
-        }
-        let _ = job.done.send(result.clone());
+        let applied = match &result {
+            Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.after)).map_err(|_| {
+                tracing::error!("applying a stored History change panicked");
+                StoreError::Write("the change was stored but could not be applied; it shows after a restart".into())
+            }),
+            Err(e) => Err(e.clone()),
+        };
+        let _ = job.done.send(applied);
     }
 }
 
@@ -238,6 +259,7 @@ mod tests {
             tokio::spawn(writer.commit_on_this_thread());
             f.await;
         });
+        drop(runtime);
         writer.commit_what_this_thread_gathered();
     }
 
@@ -354,5 +376,101 @@ mod tests {
         assert_eq!((backend.written.load(Ordering::SeqCst), backend.commits.load(Ordering::SeqCst)), (1, 1));
         assert!(matches!(refused, Err(StoreError::Write(ref m)) if m == "disk full"), "{refused:?}");
         assert_eq!(applied.load(Ordering::SeqCst), 1, "only the stored write was applied");
+    }
+
+    /// Polls `write` once and drops it, as hyper drops a request whose client hung up.
+    async fn poll_once_then_drop(write: impl Future<Output = Result<(), StoreError>>) {
+        let mut write = std::pin::pin!(write);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;
+        assert!(first.is_pending(), "the write cannot be done within one poll here");
+    }
+
+    /// Waits (at most 5 s) until `n` records are written.
+    fn wait_for_written(backend: &SlowBackend, n: usize) {
+        let started = std::time::Instant::now();
+        while backend.written.load(Ordering::SeqCst) < n && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_server_thread_that_stops_while_its_commit_waits_in_line_still_commits_and_stops() {
+        // arrange: another thread's commit holds the backend; this server thread's write waits in line
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let held = writer.backend.clone().expect("durable").blocking_lock_owned();
+        let applied = Arc::new(AtomicUsize::new(0));
+        let (stopped_tx, stopped) = std::sync::mpsc::channel();
+        let (server_writer, seen) = (writer.clone(), applied.clone());
+        let server = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                tokio::spawn(server_writer.commit_on_this_thread());
+                poll_once_then_drop(server_writer.write(vec![record(1)], counting(&seen))).await;
+                for _ in 0..20 {
+                    tokio::task::yield_now().await; // the committing task gets in line for the backend
+                }
+            });
+            stopped_tx.send(()).unwrap();
+            drop(runtime);
+            server_writer.commit_what_this_thread_gathered();
+        });
+
+        // act: the other commit ends once the server thread's runtime has stopped
+        stopped.recv().unwrap();
+        drop(held);
+
+        // assert
+        let started = std::time::Instant::now();
+        while !server.is_finished() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(server.is_finished(), "the server thread is stuck behind its own stopped runtime");
+        assert_eq!(backend.written.load(Ordering::SeqCst), 1);
+        assert_eq!(applied.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn two_writers_on_one_thread_each_commit_their_own_leftovers() {
+        // arrange: two mocks' writers gather on this thread; neither's committing task runs
+        let (first, second) = (SlowBackend::default(), SlowBackend::default());
+        let (a, b) = (Writer::start(Box::new(first.clone())), Writer::start(Box::new(second.clone())));
+        drop((a.commit_on_this_thread(), b.commit_on_this_thread()));
+        let applied = Arc::new(AtomicUsize::new(0));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            poll_once_then_drop(a.write(vec![record(1)], counting(&applied))).await;
+            poll_once_then_drop(b.write(vec![record(2), record(3)], counting(&applied))).await;
+        });
+        drop(runtime);
+
+        // act
+        a.commit_what_this_thread_gathered();
+        let after_first = (first.written.load(Ordering::SeqCst), second.written.load(Ordering::SeqCst));
+        b.commit_what_this_thread_gathered();
+
+        // assert
+        assert_eq!(after_first, (1, 0), "the first writer committed its own write only");
+        assert_eq!(second.written.load(Ordering::SeqCst), 2);
+        assert_eq!(applied.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_write_from_another_thread_dropped_while_waiting_its_turn_is_still_committed() {
+        // arrange: a commit in progress holds the backend
+        let backend = SlowBackend::default();
+        let writer = Writer::start(Box::new(backend.clone()));
+        let held = writer.backend.clone().expect("durable").lock_owned().await;
+        let applied = Arc::new(AtomicUsize::new(0));
+
+        // act: the caller gives up while waiting, then the other commit ends
+        poll_once_then_drop(writer.write(vec![record(1)], counting(&applied))).await;
+        drop(held);
+
+        // assert
+        let waiting = tokio::task::spawn_blocking(move || wait_for_written(&backend, 1));
+        waiting.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(applied.load(Ordering::SeqCst), 1, "the dropped write was committed and applied");
     }
 }
