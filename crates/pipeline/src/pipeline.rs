@@ -256,6 +256,8 @@ impl Pipeline {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Requests still in flight finish and every outcome is in the outbox before the process may end.
+        self.dispatcher.close().await;
     }
 }
 

@@ -512,6 +512,27 @@ impl Dispatcher {
         }
     }
 
+    /// Stops sending, for a clean stop after the drivers have returned: lanes take no more requests (those
+    /// still queued stay due in the outbox and are sent after a restart), the requests in flight finish (for
+    /// at most the attempt timeout), and every outcome is written to the outbox before this returns, so
+    /// nothing answered is sent again after a restart.
+    pub async fn close(&self) {
+        let deadline = std::time::Instant::now() + self.config.timeout + Duration::from_secs(1);
+        loop {
+            let webhooks: Vec<Arc<WebhookRuntime>> =
+                self.webhooks.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+            let running: usize = webhooks.iter().map(|w| w.lanes.close()).sum();
+            if running == 0 || std::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.settler.caught_up().await;
+        if let Err(e) = self.outbox.flush() {
+            tracing::error!(error = %e, "cannot write settled deliveries to the outbox");
+        }
+    }
+
     /// Splits due deliveries into the requests that carry them: one each, except a broadcast campaign's,
     /// which go together in batches of its batch size.
     fn group_into_requests(&self, due: Vec<OutboxEntry>) -> Vec<Vec<OutboxEntry>> {

@@ -21,12 +21,14 @@ pub(crate) struct Lanes<T> {
 struct State<T> {
     queue: VecDeque<T>,
     running: usize,
+    /// No item is handed out any more (the dispatcher is stopping).
+    closed: bool,
 }
 
 impl<T> Lanes<T> {
     /// At most `limit` lanes at once (at least one).
     pub(crate) fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), state: Mutex::new(State { queue: VecDeque::new(), running: 0 }) }
+        Self { limit: limit.max(1), state: Mutex::new(State { queue: VecDeque::new(), running: 0, closed: false }) }
     }
 
     /// Queues `items` behind those already waiting; returns how many lanes the caller must start now (each
@@ -42,7 +44,7 @@ impl<T> Lanes<T> {
     /// The next item for a running lane, oldest first; `None` when there is none, which ends the lane.
     pub(crate) fn next(&self) -> Option<T> {
         let mut state = self.lock();
-        let item = state.queue.pop_front();
+        let item = if state.closed { None } else { state.queue.pop_front() };
         if item.is_none() {
             state.running -= 1;
         }
@@ -57,6 +59,16 @@ impl<T> Lanes<T> {
         let restart = !state.queue.is_empty();
         state.running += usize::from(restart);
         restart
+    }
+
+    /// Hands out no more items: each lane ends after the item it holds, and the items still waiting are
+    /// dropped (their deliveries stay due in the outbox, to be sent after a restart). Returns how many lanes
+    /// are still running.
+    pub(crate) fn close(&self) -> usize {
+        let mut state = self.lock();
+        state.closed = true;
+        state.queue.clear();
+        state.running
     }
 
     /// Items waiting for a lane, and lanes running.
@@ -130,5 +142,16 @@ mod tests {
     fn a_limit_of_zero_is_one_lane() {
         let lanes = Lanes::new(0);
         assert_eq!(lanes.push([1, 2]), 1);
+    }
+
+    #[test]
+    fn a_closed_queue_hands_out_nothing_and_lanes_end_after_their_item() {
+        let lanes = Lanes::new(2);
+        assert_eq!(lanes.push([1, 2, 3, 4]), 2);
+        assert_eq!(lanes.next(), Some(1), "a lane holds an item when the queue closes");
+        assert_eq!(lanes.close(), 2, "both lanes still run");
+        assert_eq!(lanes.next(), None, "the first lane ends after its item");
+        assert_eq!(lanes.next(), None, "so does the second, though items were waiting");
+        assert_eq!(lanes.load(), (0, 0));
     }
 }

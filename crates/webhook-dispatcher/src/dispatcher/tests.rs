@@ -1,6 +1,7 @@
 //! The dispatcher's lanes over real loopback HTTP: at most `concurrency` requests in flight per webhook, a
 //! webhook that never answers holding up none of another's deliveries, a step taking no more from the
-//! outbox than it may hold, and a stopping driver recording every answer it had.
+//! outbox than it may hold, a stopping driver recording every answer it had, and `close` letting requests in
+//! flight finish and recording them while starting no more.
 
 use std::sync::atomic::AtomicUsize;
 
@@ -231,4 +232,35 @@ async fn the_real_time_driver_records_every_answer_its_lanes_had_before_it_retur
     assert!(recorded_at_stop < 40, "the settler was not behind ({recorded_at_stop} recorded): the test proves nothing");
     let counts = outbox.counts();
     assert_eq!((counts.delivered, counts.pending, counts.taken), (50, 0, 0), "{counts:?}");
+}
+
+#[tokio::test]
+async fn close_lets_requests_in_flight_finish_and_records_them_but_starts_no_more() {
+    // arrange: answers take 200 ms, 2 lanes, 10 deliveries; the driver has stopped with 2 requests in flight
+    let (url, endpoint) = endpoint(Some(Duration::from_millis(200))).await;
+    let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
+    let dispatcher =
+        Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox.clone(), Arc::new(NoSink)));
+    add_webhook(&dispatcher, "Hook", &url, 2, 1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = tokio::spawn(dispatcher.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    dispatcher.submit(deliveries("Hook", 1, 10)).expect("submitted");
+    let started = std::time::Instant::now();
+    while endpoint.now.load(Ordering::SeqCst) < 2 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let _ = stop.send(());
+    driver.await.expect("driver stops");
+
+    // act
+    dispatcher.close().await;
+
+    // assert: the two in flight were answered and recorded; the eight queued were never sent
+    assert_eq!(endpoint.answered.load(Ordering::SeqCst), 2);
+    assert_eq!(endpoint.most.load(Ordering::SeqCst), 2);
+    assert_eq!(outbox.counts().delivered, 2, "{:?}", outbox.counts());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(endpoint.answered.load(Ordering::SeqCst), 2, "no request started after close");
 }
