@@ -203,30 +203,57 @@ impl OutcomeSink for SlowSink {
     }
 }
 
-#[tokio::test]
-async fn the_real_time_driver_records_every_answer_its_lanes_had_before_it_returns() {
-    // arrange: 50 deliveries answered at once, and a sink slow enough that when the driver is told to stop,
-    // most answers are still waiting for the settler
-    let (url, endpoint) = endpoint(Some(Duration::ZERO)).await;
+/// A dispatcher with a memory outbox telling `sink`, webhook "Hook" (campaign 1, `concurrency` lanes) posting
+/// to an endpoint that answers after `hold`, its real-time driver running, and `n` deliveries submitted.
+struct Running {
+    dispatcher: Arc<Dispatcher>,
+    outbox: Arc<dyn Outbox>,
+    endpoint: Arc<InFlight>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+async fn running(hold: Duration, concurrency: usize, sink: Arc<dyn OutcomeSink>, n: usize) -> Running {
+    let (url, endpoint) = endpoint(Some(hold)).await;
     let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
-    let dispatcher =
-        Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox.clone(), Arc::new(SlowSink)));
-    add_webhook(&dispatcher, "Hook", &url, 8, 1);
+    let dispatcher = Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox.clone(), sink));
+    add_webhook(&dispatcher, "Hook", &url, concurrency, 1);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let driver = tokio::spawn(dispatcher.clone().run(async move {
         let _ = stopped.await;
     }));
-    dispatcher.submit(deliveries("Hook", 1, 50)).expect("submitted");
-    let started = std::time::Instant::now();
-    while endpoint.answered.load(Ordering::SeqCst) < 50 && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    dispatcher.submit(deliveries("Hook", 1, n)).expect("submitted");
+    Running { dispatcher, outbox, endpoint, stop, driver }
+}
+
+impl Running {
+    /// Waits (at most 10 s) until `ready` holds for the endpoint.
+    async fn until(&self, ready: impl Fn(&InFlight) -> bool) {
+        let started = std::time::Instant::now();
+        while !ready(&self.endpoint) && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
+
+    /// Tells the driver to stop and waits until it has returned.
+    async fn stop_driver(self) -> (Arc<Dispatcher>, Arc<dyn Outbox>, Arc<InFlight>) {
+        let _ = self.stop.send(());
+        self.driver.await.expect("driver stops");
+        (self.dispatcher, self.outbox, self.endpoint)
+    }
+}
+
+#[tokio::test]
+async fn the_real_time_driver_records_every_answer_its_lanes_had_before_it_returns() {
+    // arrange: 50 deliveries answered at once, and a sink slow enough that when the driver is told to stop,
+    // most answers are still waiting for the settler
+    let run = running(Duration::ZERO, 8, Arc::new(SlowSink), 50).await;
+    run.until(|e| e.answered.load(Ordering::SeqCst) >= 50).await;
     tokio::time::sleep(Duration::from_millis(20)).await; // the last answers reach their lanes
-    let recorded_at_stop = outbox.counts().delivered;
+    let recorded_at_stop = run.outbox.counts().delivered;
 
     // act
-    let _ = stop.send(());
-    driver.await.expect("driver stops");
+    let (_, outbox, _) = run.stop_driver().await;
 
     // assert: nothing answered is left unrecorded in the outbox, so nothing is sent again after a restart
     assert!(recorded_at_stop < 40, "the settler was not behind ({recorded_at_stop} recorded): the test proves nothing");
@@ -237,22 +264,9 @@ async fn the_real_time_driver_records_every_answer_its_lanes_had_before_it_retur
 #[tokio::test]
 async fn close_lets_requests_in_flight_finish_and_records_them_but_starts_no_more() {
     // arrange: answers take 200 ms, 2 lanes, 10 deliveries; the driver has stopped with 2 requests in flight
-    let (url, endpoint) = endpoint(Some(Duration::from_millis(200))).await;
-    let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::new());
-    let dispatcher =
-        Arc::new(Dispatcher::new(DispatcherConfig::default(), clock::system(), outbox.clone(), Arc::new(NoSink)));
-    add_webhook(&dispatcher, "Hook", &url, 2, 1);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let driver = tokio::spawn(dispatcher.clone().run(async move {
-        let _ = stopped.await;
-    }));
-    dispatcher.submit(deliveries("Hook", 1, 10)).expect("submitted");
-    let started = std::time::Instant::now();
-    while endpoint.now.load(Ordering::SeqCst) < 2 && started.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let _ = stop.send(());
-    driver.await.expect("driver stops");
+    let run = running(Duration::from_millis(200), 2, Arc::new(NoSink), 10).await;
+    run.until(|e| e.now.load(Ordering::SeqCst) >= 2).await;
+    let (dispatcher, outbox, endpoint) = run.stop_driver().await;
 
     // act
     dispatcher.close().await;
