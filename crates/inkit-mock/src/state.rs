@@ -64,6 +64,31 @@ impl Caller {
     }
 }
 
+/// An `Idempotency-Key` claimed for a request's first entry, before its commit. Dropped without
+/// [`Claim::keep`] (the change was never applied), it gives the key back, so that a retry is not marked a
+/// duplicate of an entry that was never stored.
+struct Claim {
+    data: Arc<RwLock<Data>>,
+    key: Option<String>,
+    id: Arc<str>,
+}
+
+impl Claim {
+    fn keep(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut data = self.data.write().unwrap_or_else(|p| p.into_inner());
+        if data.idempotency.get(&key).is_some_and(|id| *id == self.id) {
+            data.idempotency.remove(&key);
+        }
+    }
+}
+
 /// Items addressed by id, in insertion order.
 #[derive(Debug)]
 struct ById<T> {
@@ -150,7 +175,7 @@ impl Inkit {
         if config.tokens.is_empty() {
             return Err(StartError::NoTokens);
         }
-        let mut backend: Box<dyn Backend> = match &config.storage {
+        let backend: Box<dyn Backend> = match &config.storage {
             Storage::Memory => Box::new(MemoryBackend),
             Storage::DataDir(dir) => {
                 std::fs::create_dir_all(dir)
@@ -158,6 +183,15 @@ impl Inkit {
                 Box::new(SqliteBackend::open(&dir.join("history.sqlite3"), config.history_sync)?)
             }
         };
+        Self::open_on(config, clock, backend)
+    }
+
+    /// [`Inkit::open`] on a backend of the caller's choosing.
+    fn open_on(
+        config: MockConfig,
+        clock: Arc<dyn Clock>,
+        mut backend: Box<dyn Backend>,
+    ) -> Result<Arc<Self>, StartError> {
         let snapshot = backend.load()?;
         let mut data = Data::default();
         let mut templates = ById::default();
@@ -373,7 +407,7 @@ impl Inkit {
         // Mark retries: an entry whose key an earlier request carried. The items of one request (a batch)
         // share its key but are different documents, not retries of each other. Keys are claimed before the
         // write so that of two concurrent requests with one key, exactly one is first.
-        let mut claimed = None;
+        let mut claim = None;
         if let Some(key) = entries.first().and_then(|e| e.idempotency_key.clone()) {
             let mut data = self.write();
             match data.idempotency.get(&key) {
@@ -385,7 +419,7 @@ impl Inkit {
                 }
                 None => {
                     data.idempotency.insert(key.clone(), entries[0].id.clone());
-                    claimed = Some(key);
+                    claim = Some(Claim { data: self.data.clone(), key: Some(key), id: entries[0].id.clone() });
                 }
             }
         }
@@ -397,7 +431,12 @@ impl Inkit {
             records
         };
         let (new_entries, new_batch) = (entries.clone(), batch.clone());
+        // The claim goes with the change: kept if the change is applied (it was stored), given back if the
+        // change is dropped unapplied, even when the request itself was dropped before its commit failed.
         let apply = move |data: &mut Data| {
+            if let Some(claim) = claim {
+                claim.keep();
+            }
             for e in new_entries {
                 data.insert_entry(e);
             }
@@ -405,12 +444,7 @@ impl Inkit {
                 data.batches.upsert(b.id.as_str().into(), b);
             }
         };
-        if let Err(e) = self.persist(records, apply).await {
-            if let Some(key) = claimed {
-                self.write().idempotency.remove(&key);
-            }
-            return Err(e);
-        }
+        self.persist(records, apply).await?;
         Ok((entries, batch))
     }
 
@@ -490,5 +524,96 @@ impl Inkit {
         let templates = self.templates();
         let records = || templates.iter().filter(|t| !t.from_file).map(|t| Record::template(t)).collect();
         self.persist_then(records, Box::new(|| {})).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::store::{Snapshot, StoreError};
+
+    /// A durable backend whose first write fails, as a full disk would; with a gate, that write first waits
+    /// until the gate opens.
+    struct FailsFirst {
+        failing: AtomicBool,
+        gate: Mutex<Option<mpsc::Receiver<()>>>,
+    }
+
+    impl FailsFirst {
+        fn new(gate: Option<mpsc::Receiver<()>>) -> Box<Self> {
+            Box::new(Self { failing: AtomicBool::new(true), gate: Mutex::new(gate) })
+        }
+    }
+
+    impl Backend for FailsFirst {
+        fn is_durable(&self) -> bool {
+            true
+        }
+        fn load(&mut self) -> Result<Snapshot, StoreError> {
+            Ok(Snapshot::default())
+        }
+        fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
+            if let Some(gate) = self.gate.lock().unwrap().take() {
+                let _ = gate.recv();
+            }
+            if self.failing.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::Write("disk full".into()));
+            }
+            Ok(())
+        }
+        fn clear(&mut self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn caller_with_key(key: &str) -> Caller {
+        Caller {
+            token_name: "default".into(),
+            route: "POST /generate".into(),
+            headers: BTreeMap::from([("idempotency-key".to_owned(), key.to_owned())]),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_first_request_was_not_stored_marks_its_retry_no_duplicate() {
+        // arrange
+        let inkit = Inkit::open_on(MockConfig::default(), clock::system(), FailsFirst::new(None)).unwrap();
+        let caller = caller_with_key("key-1");
+
+        // act
+        let first = inkit.accept_test(Map::new(), &caller).await;
+        let retry = inkit.accept_test(Map::new(), &caller).await.expect("stored");
+        let again = inkit.accept_test(Map::new(), &caller).await.expect("stored");
+
+        // assert
+        assert!(first.is_err(), "the first write failed");
+        assert_eq!(retry.duplicate_of, None, "the failed request's claim was given back");
+        assert_eq!(again.duplicate_of.as_deref(), Some(&*retry.id), "the stored one is the first now");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_whose_request_was_dropped_before_its_commit_failed_is_given_back() {
+        // arrange: the first write waits at a gate, then fails
+        let (open, gate) = mpsc::channel();
+        let inkit = Inkit::open_on(MockConfig::default(), clock::system(), FailsFirst::new(Some(gate))).unwrap();
+        let caller = caller_with_key("key-2");
+
+        // act: the request gives up while its commit waits (its client hung up), then the commit fails
+        {
+            let mut request = std::pin::pin!(inkit.accept_test(Map::new(), &caller));
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+            assert!(first.is_pending(), "the write waits at the gate");
+        }
+        open.send(()).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let retry = inkit.accept_test(Map::new(), &caller).await.expect("stored");
+
+        // assert
+        assert_eq!(retry.duplicate_of, None, "the dropped request's claim was given back when its commit failed");
+        assert_eq!(inkit.entry_count(), 1, "only the retry is in History");
     }
 }
