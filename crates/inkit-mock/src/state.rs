@@ -529,46 +529,10 @@ impl Inkit {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;
 
     use super::*;
-    use crate::store::{Snapshot, StoreError};
-
-    /// A durable backend whose first write fails, as a full disk would; with a gate, that write first waits
-    /// until the gate opens.
-    struct FailsFirst {
-        failing: AtomicBool,
-        gate: Mutex<Option<mpsc::Receiver<()>>>,
-    }
-
-    impl FailsFirst {
-        fn new(gate: Option<mpsc::Receiver<()>>) -> Box<Self> {
-            Box::new(Self { failing: AtomicBool::new(true), gate: Mutex::new(gate) })
-        }
-    }
-
-    impl Backend for FailsFirst {
-        fn is_durable(&self) -> bool {
-            true
-        }
-        fn load(&mut self) -> Result<Snapshot, StoreError> {
-            Ok(Snapshot::default())
-        }
-        fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
-            if let Some(gate) = self.gate.lock().unwrap().take() {
-                let _ = gate.recv();
-            }
-            if self.failing.swap(false, Ordering::SeqCst) {
-                return Err(StoreError::Write("disk full".into()));
-            }
-            Ok(())
-        }
-        fn clear(&mut self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
+    use crate::store::test_backend::TestBackend;
 
     fn caller_with_key(key: &str) -> Caller {
         Caller {
@@ -581,7 +545,8 @@ mod tests {
     #[tokio::test]
     async fn a_key_whose_first_request_was_not_stored_marks_its_retry_no_duplicate() {
         // arrange
-        let inkit = Inkit::open_on(MockConfig::default(), clock::system(), FailsFirst::new(None)).unwrap();
+        let inkit =
+            Inkit::open_on(MockConfig::default(), clock::system(), Box::new(TestBackend::failing_first())).unwrap();
         let caller = caller_with_key("key-1");
 
         // act
@@ -599,7 +564,9 @@ mod tests {
     async fn a_key_whose_request_was_dropped_before_its_commit_failed_is_given_back() {
         // arrange: the first write waits at a gate, then fails
         let (open, gate) = mpsc::channel();
-        let inkit = Inkit::open_on(MockConfig::default(), clock::system(), FailsFirst::new(Some(gate))).unwrap();
+        let inkit =
+            Inkit::open_on(MockConfig::default(), clock::system(), Box::new(TestBackend::failing_first().gated(gate)))
+                .unwrap();
         let caller = caller_with_key("key-2");
 
         // act: the request gives up while its commit waits (its client hung up), then the commit fails

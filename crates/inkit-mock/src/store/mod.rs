@@ -8,6 +8,8 @@
 mod entry_json;
 mod memory;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod test_backend;
 pub(crate) mod time;
 mod writer;
 

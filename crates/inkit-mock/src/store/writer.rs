@@ -194,51 +194,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::{RecordKind, Snapshot};
-
-    /// A durable backend that takes its time, so that requests gather while it commits; it counts records
-    /// and commits.
-    #[derive(Default, Clone)]
-    struct SlowBackend {
-        written: Arc<AtomicUsize>,
-        commits: Arc<AtomicUsize>,
-    }
-
-    impl Backend for SlowBackend {
-        fn is_durable(&self) -> bool {
-            true
-        }
-        fn load(&mut self) -> Result<Snapshot, StoreError> {
-            Ok(Snapshot::default())
-        }
-        fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-            std::thread::sleep(Duration::from_millis(20));
-            self.written.fetch_add(records.len(), Ordering::SeqCst);
-            self.commits.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-        fn clear(&mut self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
-
-    /// A backend whose every write fails, as a full disk would.
-    struct Failing;
-
-    impl Backend for Failing {
-        fn is_durable(&self) -> bool {
-            true
-        }
-        fn load(&mut self) -> Result<Snapshot, StoreError> {
-            Ok(Snapshot::default())
-        }
-        fn write(&mut self, _: &[Record]) -> Result<(), StoreError> {
-            Err(StoreError::Write("disk full".into()))
-        }
-        fn clear(&mut self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
+    use crate::store::RecordKind;
+    use crate::store::test_backend::TestBackend;
 
     fn record(i: usize) -> Record {
         Record { kind: RecordKind::Entry, id: format!("rend_{i}").into(), body: "{}".into() }
@@ -289,7 +246,7 @@ mod tests {
     #[test]
     fn writes_on_a_server_thread_share_commits_and_each_change_is_applied_before_its_answer() {
         // arrange
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
         let applied = Arc::new(AtomicUsize::new(0));
 
@@ -308,7 +265,7 @@ mod tests {
     #[test]
     fn a_write_dropped_while_waiting_for_its_commit_is_still_committed_and_applied() {
         // arrange
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
         let applied = Arc::new(AtomicUsize::new(0));
 
@@ -329,7 +286,7 @@ mod tests {
     fn writes_left_when_a_server_thread_stops_are_committed_by_its_last_call() {
         // arrange: this thread gathers its writes, but its committing task never runs (its runtime stopped
         // first), and a write is waiting
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
         let applied = Arc::new(AtomicUsize::new(0));
         drop(writer.commit_on_this_thread());
@@ -351,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_on_a_server_thread_answers_every_write_with_the_error_and_applies_nothing() {
-        let writer = Writer::start(Box::new(Failing));
+        let writer = Writer::start(Box::new(TestBackend::failing()));
         let applied = Arc::new(AtomicUsize::new(0));
         let mut results = Vec::new();
         on_a_server_thread(&writer, async { results = write_many(&writer, 5, &applied).await });
@@ -362,9 +319,9 @@ mod tests {
     #[tokio::test]
     async fn a_write_from_another_thread_commits_at_once_and_a_failure_applies_nothing() {
         // arrange
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
-        let failing = Writer::start(Box::new(Failing));
+        let failing = Writer::start(Box::new(TestBackend::failing()));
         let applied = Arc::new(AtomicUsize::new(0));
 
         // act
@@ -386,7 +343,7 @@ mod tests {
     }
 
     /// Waits (at most 5 s) until `n` records are written.
-    fn wait_for_written(backend: &SlowBackend, n: usize) {
+    fn wait_for_written(backend: &TestBackend, n: usize) {
         let started = std::time::Instant::now();
         while backend.written.load(Ordering::SeqCst) < n && started.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
@@ -396,7 +353,7 @@ mod tests {
     #[test]
     fn a_server_thread_that_stops_while_its_commit_waits_in_line_still_commits_and_stops() {
         // arrange: another thread's commit holds the backend; this server thread's write waits in line
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
         let held = writer.backend.clone().expect("durable").blocking_lock_owned();
         let applied = Arc::new(AtomicUsize::new(0));
@@ -433,7 +390,7 @@ mod tests {
     #[test]
     fn two_writers_on_one_thread_each_commit_their_own_leftovers() {
         // arrange: two mocks' writers gather on this thread; neither's committing task runs
-        let (first, second) = (SlowBackend::default(), SlowBackend::default());
+        let (first, second) = (TestBackend::slow(), TestBackend::slow());
         let (a, b) = (Writer::start(Box::new(first.clone())), Writer::start(Box::new(second.clone())));
         drop((a.commit_on_this_thread(), b.commit_on_this_thread()));
         let applied = Arc::new(AtomicUsize::new(0));
@@ -458,7 +415,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_from_another_thread_dropped_while_waiting_its_turn_is_still_committed() {
         // arrange: a commit in progress holds the backend
-        let backend = SlowBackend::default();
+        let backend = TestBackend::slow();
         let writer = Writer::start(Box::new(backend.clone()));
         let held = writer.backend.clone().expect("durable").lock_owned().await;
         let applied = Arc::new(AtomicUsize::new(0));
