@@ -44,7 +44,8 @@ pub const DEFAULT_TOKEN: &str = "tapink-inkit-token";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     Memory,
-    /// `history.sqlite3` inside this directory, which is created if missing.
+    /// `history.sqlite3` and the commit log `history-log/` inside this directory, which is created if
+    /// missing.
     DataDir(PathBuf),
 }
 
@@ -52,8 +53,8 @@ pub enum Storage {
 pub struct MockConfig {
     pub tokens: Vec<ApiToken>,
     pub storage: Storage,
-    /// How far each History commit is on the disk with `Storage::DataDir`. Default `Off`: an answered
-    /// request survives a crash of the process, and SQLite never waits for the disk (docs/decisions.md).
+    /// How far History is on the disk with `Storage::DataDir`. Default `Off`: an answered request survives
+    /// a crash of the process, and nothing waits for the disk (docs/decisions.md).
     pub history_sync: DiskSync,
     /// How long a render stays `in_progress`.
     pub processing_delay: Duration,

@@ -132,8 +132,7 @@ impl Worker {
                 }
             });
             // Requests dropped while waiting for their commit (their client hung up) still get it. The runtime
-            // goes first: one of its tasks may be waiting in line for the History connection, and a line that
-            // waits for a task nobody polls again never moves.
+            // goes first, so that none of its tasks commits afterwards.
             drop(runtime);
             writer.commit_what_this_thread_gathered();
             let _ = finished_tx.send(());

@@ -4,6 +4,7 @@
 //! - WAL, with `synchronous = NORMAL` by default: every committed transaction survives a crash of the
 //!   process, and a power cut can lose the last ones but not damage the file. [`DiskSync::Off`] keeps the
 //!   first promise only, for files that are cheap to lose and hot to write (inkit-mock's History).
+//!   [`Journal::Rollback`] is for a file written in large transactions by a thread nobody waits for.
 //! - `locking_mode = EXCLUSIVE`: only this process uses the file, and skipping the per-transaction file
 //!   locks is a large part of a small commit's cost. A second process gets "database is locked".
 //! - `PRAGMA user_version` holds the layout's version: a file with tables and another version is refused
@@ -27,22 +28,45 @@ pub enum DiskSync {
     Off,
 }
 
+/// How SQLite keeps a transaction undoable until it is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Journal {
+    /// Write-ahead log: a commit appends its pages to the WAL, and checkpoints copy them into the file
+    /// later. Small commits are cheap and readers do not block the writer.
+    #[default]
+    Wal,
+    /// A rollback journal kept between transactions (`journal_mode = PERSIST`): a transaction saves the
+    /// pages it changes in the journal and writes new pages once, straight into the file. For appending in
+    /// large transactions it writes each byte once where WAL writes it twice (WAL, then checkpoint).
+    Rollback,
+}
+
 /// Opens (or creates) `path`, checks its layout is `version`, and runs `schema` (idempotent statements such
 /// as `CREATE TABLE IF NOT EXISTS`). The error says what went wrong, without the path: callers add it.
 pub fn open(path: &Path, schema: &str, version: i64) -> Result<Connection, String> {
-    open_with(path, schema, version, DiskSync::Normal)
+    open_with(path, schema, version, DiskSync::Normal, Journal::Wal)
 }
 
-/// [`open`], with commits as far on the disk as `sync` says.
-pub fn open_with(path: &Path, schema: &str, version: i64, sync: DiskSync) -> Result<Connection, String> {
+/// [`open`], with commits as far on the disk as `sync` says, and the given journal.
+pub fn open_with(
+    path: &Path,
+    schema: &str,
+    version: i64,
+    sync: DiskSync,
+    journal: Journal,
+) -> Result<Connection, String> {
     let conn = Connection::open(path).map_err(|e| e.to_string())?;
     let synchronous = match sync {
         DiskSync::Normal => "NORMAL",
         DiskSync::Off => "OFF",
     };
+    let journal = match journal {
+        Journal::Wal => "WAL",
+        Journal::Rollback => "PERSIST",
+    };
     conn.execute_batch(&format!(
         "PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA journal_mode = WAL;
+         PRAGMA journal_mode = {journal};
          PRAGMA synchronous = {synchronous};
          PRAGMA busy_timeout = 5000;"
     ))
@@ -81,7 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.sqlite3");
         for (sync, expected) in [(DiskSync::Normal, 1), (DiskSync::Off, 0)] {
-            let conn = open_with(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3, sync).unwrap();
+            let conn = open_with(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3, sync, Journal::Wal).unwrap();
             conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
             let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
             assert_eq!(synchronous, expected, "{sync:?}");
@@ -89,6 +113,21 @@ mod tests {
         let conn = open(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3).unwrap();
         let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 2, "both commits are there after reopening");
+    }
+
+    #[test]
+    fn a_file_moves_between_journals_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sqlite3");
+        for (journal, expected) in [(Journal::Wal, "wal"), (Journal::Rollback, "persist"), (Journal::Wal, "wal")] {
+            let conn = open_with(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3, DiskSync::Off, journal).unwrap();
+            conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+            assert_eq!(mode, expected);
+        }
+        let conn = open(&path, "CREATE TABLE IF NOT EXISTS t (a);", 3).unwrap();
+        let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 3);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The memory backend: keeps nothing beyond the in-memory index (`--in-memory`, and most tests).
 
-use super::{Backend, Record, Snapshot, StoreError};
+use super::{Appender, Backend, Record, Snapshot, StoreError};
 
 #[derive(Debug, Default)]
 pub struct MemoryBackend;
@@ -10,15 +10,21 @@ impl Backend for MemoryBackend {
         false
     }
 
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot::default())
     }
 
-    fn write(&mut self, _records: &[Record]) -> Result<(), StoreError> {
-        Ok(())
+    fn appender(&self) -> Result<Box<dyn Appender>, StoreError> {
+        Ok(Box::new(MemoryBackend))
     }
 
-    fn clear(&mut self) -> Result<(), StoreError> {
+    fn clear(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Appender for MemoryBackend {
+    fn write(&mut self, _records: &[Record]) -> Result<(), StoreError> {
         Ok(())
     }
 }

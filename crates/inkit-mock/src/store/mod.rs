@@ -1,11 +1,13 @@
 //! Durable storage of templates, History entries and batches: a backend trait with a memory and a SQLite
-//! implementation, and a writer that commits many requests' records in one transaction.
+//! implementation, and a writer that commits many requests' records at once on each server thread.
 //!
 //! Queries never go to the backend: the whole History is indexed in memory (`crate::state`), and the
 //! backend's job is to make every answered request survive a restart. It is written before the client gets
 //! its 2xx, and read once at start-up.
 
+mod commit_log;
 mod entry_json;
+mod ingest;
 mod memory;
 mod sqlite;
 #[cfg(test)]
@@ -26,7 +28,7 @@ use crate::batch::Batch;
 use crate::history::HistoryEntry;
 use crate::template::Template;
 
-/// One stored thing, already serialised (on the request's thread, so the writer thread only writes).
+/// One stored thing, already serialised.
 /// A later record with the same kind and id replaces an earlier one.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -96,13 +98,20 @@ pub enum StoreError {
 }
 
 /// Where records are kept.
-pub trait Backend: Send + 'static {
-    /// Whether records survive the process; the memory backend's do not, so it needs no writer thread and
-    /// no serialised records.
+pub trait Backend: Send + Sync + 'static {
+    /// Whether records survive the process; the memory backend's do not, so it needs no writer and no
+    /// serialised records.
     fn is_durable(&self) -> bool;
-    fn load(&mut self) -> Result<Snapshot, StoreError>;
-    /// Writes all records atomically: all are stored or none is.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// A writer for one thread's commits; writers do not wait for each other.
+    fn appender(&self) -> Result<Box<dyn Appender>, StoreError>;
+    /// Forgets everything (the admin reset). No appender writes while it runs.
+    fn clear(&self) -> Result<(), StoreError>;
+}
+
+/// One thread's way into a backend.
+pub trait Appender: Send {
+    /// Writes all records atomically: all are stored or none is. Once it returns, they survive a crash of
+    /// the process.
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
-    /// Forgets everything (the admin reset).
-    fn clear(&mut self) -> Result<(), StoreError>;
 }

@@ -1,42 +1,70 @@
-//! The SQLite backend: one file, `history.sqlite3` in the data directory, in WAL mode.
+//! The SQLite backend: `history.sqlite3` in the data directory, in WAL mode, fed by the commit log in
+//! `history-log/` beside it.
 //!
-//! The table is an append-only log: each commit of the writer is one row holding that commit's records,
-//! one per line (`kind TAB id TAB json`). A change to an entry (a delete) appends a newer copy, and
-//! loading keeps the last copy of each id. One row per commit, appended in rowid order, is what lets a
-//! single writer keep up with tens of thousands of requests a second; JSON records mean the schema does
-//! not change when a field is added.
+//! The table is an append-only log: each commit is one row holding that commit's records, one per line
+//! (`kind TAB id TAB json`), keyed by the commit's sequence number. A change to an entry (a delete) appends
+//! a newer copy, and loading keeps the last copy of each id. JSON records mean the schema does not change
+//! when a field is added.
 //!
-//! Every committed transaction survives a crash of the process (what "an answered request is in History"
-//! needs) whatever the [`DiskSync`]; by default (`Off`) SQLite never waits for the disk, so a power cut can
-//! lose more or damage the file (docs/decisions.md says why that is the default). The file is opened in
-//! exclusive locking mode: only this process uses it, and skipping the per-transaction file locks is a large
-//! part of a small commit's cost.
+//! Server threads do not write to SQLite themselves: each appends its commits to a file of its own
+//! (`super::commit_log`), and the ingest thread (`super::ingest`) moves them into SQLite in large
+//! transactions. Opening moves whatever a previous run left in the log first, so loading reads SQLite only.
+//!
+//! Every answered request survives a crash of the process (its commit is in the operating system's cache
+//! before the answer leaves), whatever the [`DiskSync`]. With `Off` (the default) nothing waits for the disk,
+//! so a power cut can lose recent History or damage the file (docs/decisions.md says why that is the
+//! default); with `Normal` the ingest thread has the log files written to disk before each of its
+//! transactions, and SQLite syncs its checkpoints. The file is opened in exclusive locking mode: only this
+//! process uses the data directory.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
-use sqlite_file::DiskSync;
+use sqlite_file::{DiskSync, Journal};
 
-use super::{Backend, Record, Snapshot, StoreError};
+use super::commit_log::{CommitLog, LogAppender};
+use super::ingest::{IngestThread, ingest_once};
+use super::{Appender, Backend, Record, Snapshot, StoreError};
 
 /// The layout this code writes; a file with another is refused rather than misread.
 const SCHEMA_VERSION: i64 = 1;
 
 pub struct SqliteBackend {
-    conn: Connection,
+    conn: Arc<Mutex<Connection>>,
+    log: Arc<CommitLog>,
+    /// Dropped first (fields drop in order): stopping it moves what is left in the log.
+    _ingest: IngestThread,
 }
 
 impl SqliteBackend {
-    pub fn open(path: &Path, sync: DiskSync) -> Result<Self, StoreError> {
-        let conn = sqlite_file::open_with(
-            path,
+    /// Opens `history.sqlite3` and `history-log/` in `dir`, moves what the log holds into SQLite and starts
+    /// the ingest thread.
+    pub fn open(dir: &Path, sync: DiskSync) -> Result<Self, StoreError> {
+        let path = dir.join("history.sqlite3");
+        let mut conn = sqlite_file::open_with(
+            &path,
             "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);",
             SCHEMA_VERSION,
             sync,
+            Journal::Rollback,
         )
         .map_err(|message| StoreError::Open { path: path.display().to_string(), message })?;
-        Ok(Self { conn })
+        let log = CommitLog::open(&dir.join("history-log"), 0)?;
+        while ingest_once(&log, &mut conn, sync)?.more {}
+        let last: i64 = conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM history_log", [], |r| r.get(0))
+            .map_err(|e| StoreError::Read(e.to_string()))?;
+        log.seq_at_least(last as u64 + 1);
+        let conn = Arc::new(Mutex::new(conn));
+        let ingest = IngestThread::start(log.clone(), conn.clone(), sync)
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
+        Ok(Self { conn, log, _ingest: ingest })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -45,9 +73,10 @@ impl Backend for SqliteBackend {
         true
     }
 
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         let read = |e: rusqlite::Error| StoreError::Read(e.to_string());
-        let mut stmt = self.conn.prepare("SELECT seq, records FROM history_log ORDER BY seq").map_err(read)?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT seq, records FROM history_log ORDER BY seq").map_err(read)?;
         let mut rows = stmt.query([]).map_err(read)?;
         // Position of each (kind, id) in `latest`, so a later copy replaces the earlier one in place and
         // the order of first appearance is kept.
@@ -83,26 +112,20 @@ impl Backend for SqliteBackend {
         Ok(snapshot)
     }
 
-    fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        let mut text = String::with_capacity(records.iter().map(|r| r.id.len() + r.body.len() + 16).sum());
-        for r in records {
-            // Compact JSON has no raw line breaks or tabs, and ids are letters and digits.
-            text.push_str(r.kind.as_str());
-            text.push('\t');
-            text.push_str(&r.id);
-            text.push('\t');
-            text.push_str(&r.body);
-            text.push('\n');
-        }
-        self.conn
-            .prepare_cached("INSERT INTO history_log (records) VALUES (?1)")
-            .and_then(|mut stmt| stmt.execute([text]))
-            .map(|_| ())
-            .map_err(|e| StoreError::Write(e.to_string()))
+    fn appender(&self) -> Result<Box<dyn Appender>, StoreError> {
+        Ok(Box::new(self.log.appender()?))
     }
 
-    fn clear(&mut self) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM history_log", []).map(|_| ()).map_err(|e| StoreError::Write(e.to_string()))
+    fn clear(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM history_log", []).map_err(|e| StoreError::Write(e.to_string()))?;
+        self.log.delete_all()
+    }
+}
+
+impl Appender for LogAppender {
+    fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        LogAppender::write(self, records)
     }
 }
 
@@ -111,8 +134,27 @@ mod tests {
     use super::*;
     use crate::store::RecordKind;
 
-    fn record(kind: RecordKind, id: &str, body: &str) -> Record {
-        Record { kind, id: id.into(), body: body.into() }
+    fn entry(id: &str, body: &str) -> Record {
+        Record { kind: RecordKind::Entry, id: id.into(), body: body.into() }
+    }
+
+    fn bodies(snapshot: &Snapshot) -> Vec<String> {
+        snapshot.entries.iter().map(|e| format!("{} {}", e.id, e.name.as_deref().unwrap_or("-"))).collect()
+    }
+
+    fn entry_json(id: &str, name: &str) -> String {
+        format!(
+            r#"{{"seq":0,"id":"{id}","kind":"render","route":"POST /v1/generate","name":"{name}","folder_id":"f","created_at":"2026-11-27T00:00:00Z","ready_at":"2026-11-27T00:00:00Z","created_by":"t"}}"#
+        )
+    }
+
+    fn log_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("history-log"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
@@ -120,18 +162,93 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.sqlite3");
         Connection::open(&path).unwrap().execute_batch("CREATE TABLE other (x); PRAGMA user_version = 7;").unwrap();
-        let Err(e) = SqliteBackend::open(&path, DiskSync::default()) else { panic!("opened a foreign file") };
+        let Err(e) = SqliteBackend::open(dir.path(), DiskSync::default()) else { panic!("opened a foreign file") };
         assert!(e.to_string().contains("another version of tapink"), "{e}");
     }
 
     #[test]
     fn a_commit_whose_row_is_damaged_names_the_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.sqlite3");
-        let mut db = SqliteBackend::open(&path, DiskSync::default()).unwrap();
-        db.write(&[record(RecordKind::Batch, "rb_1", "{}")]).unwrap();
-        db.conn.execute("INSERT INTO history_log (records) VALUES ('garbage')", []).unwrap();
+        let db = SqliteBackend::open(dir.path(), DiskSync::default()).unwrap();
+        db.appender().unwrap().write(&[entry("rend_1", &entry_json("rend_1", "a"))]).unwrap();
+        db.conn().execute("INSERT INTO history_log (seq, records) VALUES (99, 'garbage')", []).unwrap();
         let e = db.load().unwrap_err();
-        assert!(e.to_string().contains("commit 2"), "{e}");
+        assert!(e.to_string().contains("commit 99"), "{e}");
+    }
+
+    #[test]
+    fn commits_from_several_writers_are_in_sqlite_after_a_clean_stop_and_the_log_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        for sync in [DiskSync::Off, DiskSync::Normal] {
+            let db = SqliteBackend::open(dir.path(), sync).unwrap();
+            db.clear().unwrap();
+            let (mut a, mut b) = (db.appender().unwrap(), db.appender().unwrap());
+            a.write(&[entry("rend_1", &entry_json("rend_1", "one")), entry("rend_2", &entry_json("rend_2", "two"))])
+                .unwrap();
+            b.write(&[entry("rend_3", &entry_json("rend_3", "three"))]).unwrap();
+            drop((a, b));
+            drop(db);
+            assert_eq!(log_files(dir.path()), Vec::<String>::new(), "{sync:?}");
+            let db = SqliteBackend::open(dir.path(), sync).unwrap();
+            assert_eq!(bodies(&db.load().unwrap()), ["rend_1 one", "rend_2 two", "rend_3 three"], "{sync:?}");
+        }
+    }
+
+    #[test]
+    fn the_ingest_thread_moves_commits_into_sqlite_while_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        let mut a = db.appender().unwrap();
+        a.write(&[entry("rend_1", &entry_json("rend_1", "one"))]).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while bodies(&db.load().unwrap()).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the commit never reached SQLite");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(log_files(dir.path()).len(), 1, "the writer's file stays while it is open");
+    }
+
+    #[test]
+    fn after_a_crash_the_next_open_moves_the_log_into_sqlite_in_commit_order_and_drops_a_torn_last_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteBackend::open(dir.path(), DiskSync::Off).unwrap());
+        // A crashed run: two writers' files, never ingested. The later change to rend_1 is in the file
+        // that is read first, so only the commits' numbers can put it last.
+        let log = CommitLog::open(&dir.path().join("history-log"), 1).unwrap();
+        let (mut first_file, mut second_file) = (log.appender().unwrap(), log.appender().unwrap());
+        second_file.write(&[entry("rend_1", &entry_json("rend_1", "created"))]).unwrap();
+        first_file.write(&[entry("rend_1", &entry_json("rend_1", "deleted"))]).unwrap();
+        second_file.write(&[entry("rend_2", &entry_json("rend_2", "two"))]).unwrap();
+        std::mem::forget((first_file, second_file));
+        let torn = dir.path().join("history-log/00000001.log");
+        let mut bytes = std::fs::read(&torn).unwrap();
+        bytes.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1, 2, 3, 4, b'e', b'n']);
+        std::fs::write(&torn, bytes).unwrap();
+
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_1 deleted", "rend_2 two"]);
+        assert_eq!(log_files(dir.path()), Vec::<String>::new(), "the moved files are deleted");
+        let mut next = db.appender().unwrap();
+        next.write(&[entry("rend_3", &entry_json("rend_3", "three"))]).unwrap();
+        drop(next);
+        drop(db);
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_1 deleted", "rend_2 two", "rend_3 three"]);
+    }
+
+    #[test]
+    fn a_reset_empties_sqlite_and_the_log_and_writers_carry_on_in_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        let mut a = db.appender().unwrap();
+        a.write(&[entry("rend_1", &entry_json("rend_1", "before"))]).unwrap();
+        db.clear().unwrap();
+        assert_eq!(log_files(dir.path()), Vec::<String>::new());
+        a.write(&[entry("rend_2", &entry_json("rend_2", "after"))]).unwrap();
+        // A crash now: the reopened History holds what came after the reset only.
+        std::mem::forget(a);
+        drop(db);
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_2 after"]);
     }
 }

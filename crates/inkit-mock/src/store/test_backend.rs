@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Backend, Record, Snapshot, StoreError};
+use super::{Appender, Backend, Record, Snapshot, StoreError};
 
 #[derive(Clone, Default)]
 pub(crate) struct TestBackend {
@@ -40,6 +40,11 @@ impl TestBackend {
     pub fn gated(self, gate: Receiver<()>) -> Self {
         Self { gate: Arc::new(Mutex::new(Some(gate))), ..self }
     }
+
+    /// Whether a write has reached the gate (and waits there, until it opens).
+    pub fn gate_taken(&self) -> bool {
+        self.gate.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
 }
 
 impl Backend for TestBackend {
@@ -47,12 +52,23 @@ impl Backend for TestBackend {
         true
     }
 
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot::default())
     }
 
+    fn appender(&self) -> Result<Box<dyn Appender>, StoreError> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Appender for TestBackend {
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        if let Some(gate) = self.gate.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(gate) = gate {
             let _ = gate.recv();
         }
         std::thread::sleep(self.delay);
@@ -66,10 +82,6 @@ impl Backend for TestBackend {
         }
         self.written.fetch_add(records.len(), Ordering::SeqCst);
         self.commits.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    fn clear(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 }

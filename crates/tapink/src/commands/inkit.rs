@@ -26,14 +26,14 @@ pub struct InkitArgs {
     /// Default: default=tapink-inkit-token.
     #[arg(long = "token", value_name = "NAME=TOKEN")]
     tokens: Vec<ApiToken>,
-    /// Directory for History (history.sqlite3); created if missing.
+    /// Directory for History (history.sqlite3 and its commit log, history-log/); created if missing.
     #[arg(long, default_value = ".tapink", conflicts_with = "in_memory")]
     data_dir: PathBuf,
     /// Keep History in memory only; it is gone when the process ends.
     #[arg(long)]
     in_memory: bool,
-    /// How far each History commit is on the disk. off: an answered request survives a crash of tapink,
-    /// and SQLite never waits for the disk. normal: it also survives a power cut, bar the last commits.
+    /// How far History is on the disk. off: an answered request survives a crash of tapink, and nothing
+    /// waits for the disk. normal: it also survives a power cut, bar the last few milliseconds.
     #[arg(long, value_enum, default_value_t = HistorySync::Off)]
     history_sync: HistorySync,
     /// A fault plan (TOML) to apply from the start; see docs/inkit-mock.md.
@@ -53,7 +53,7 @@ pub struct InkitArgs {
     journal_capacity: usize,
 }
 
-/// `--history-sync`: the values SQLite's `synchronous` pragma takes that make sense here.
+/// `--history-sync`: whether History waits for the disk (off the request path) or not at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HistorySync {
     Off,
