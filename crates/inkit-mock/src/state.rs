@@ -555,7 +555,7 @@ mod tests {
         assert_eq!(again.duplicate_of.as_deref(), Some(&*retry.id), "the stored one is the first now");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test]
     async fn a_key_whose_request_was_dropped_before_its_commit_failed_is_given_back() {
         // arrange: this thread commits its own writes, as a server thread does; the first commit fails
         let inkit =

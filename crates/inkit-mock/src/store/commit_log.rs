@@ -7,9 +7,9 @@
 //! milliseconds later and deletes a file once it is all in SQLite and its writer has moved on.
 //!
 //! A commit is one frame: its sequence number (one counter for all threads, so that commits from
-//! different files are put back in the order they were made), the length and CRC-32 of the records' text,
-//! then the text. A frame cut short by a crash in the middle of its `write` was never answered; it is
-//! where reading the file stops.
+//! different files are put back in the order they were made), the length of the records' text, a CRC-32
+//! of both and of the text, then the text. A frame cut short by a crash in the middle of its `write` was
+//! never answered; it is where reading the file stops.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -21,8 +21,8 @@ use std::thread::Thread;
 
 use super::{Record, StoreError};
 
-/// Bytes before a frame's text: sequence number (u64), text length (u32), CRC-32 of the text (u32), all
-/// little-endian.
+/// Bytes before a frame's text: sequence number (u64), text length (u32), CRC-32 of those twelve bytes and
+/// the text (u32), all little-endian.
 const HEADER: usize = 16;
 
 /// A writer moves to a new file once its file is this large, so the ingested part can be deleted.
@@ -38,8 +38,13 @@ pub(crate) struct CommitLog {
     files: Mutex<Vec<LogFile>>,
     /// Commits written and files closed so far: the ingest thread has work when it has not seen them all.
     changes: AtomicU64,
-    /// Bumped by a reset, which deletes every file: a writer then moves to a new one.
+    /// Bumped by a reset: a writer then moves to a new file, so that the files with commits from before
+    /// it are closed and can go.
     generation: AtomicU64,
+    /// Commits numbered below this were cleared by a reset: they are not moved into SQLite.
+    cleared_below: AtomicU64,
+    /// Rows numbered below this are gone from SQLite (the ingest thread deletes them after a reset).
+    pub tidied_below: AtomicU64,
     /// The ingest thread, to wake when it sleeps until there is something to ingest.
     ingest: OnceLock<Thread>,
     asleep: AtomicBool,
@@ -73,7 +78,7 @@ pub(crate) fn read_frames(bytes: &[u8]) -> (Vec<Frame<'_>>, usize, Option<String
         let len = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
         let Some(body) = bytes.get(at + HEADER..at + HEADER + len) else { break };
-        if crc32fast::hash(body) != crc {
+        if len == 0 || checksum(&header[0..12], body) != crc {
             return (frames, at, Some(format!("the frame at byte {at} fails its checksum")));
         }
         let Ok(text) = std::str::from_utf8(body) else {
@@ -83,6 +88,14 @@ pub(crate) fn read_frames(bytes: &[u8]) -> (Vec<Frame<'_>>, usize, Option<String
         at += HEADER + len;
     }
     (frames, at, None)
+}
+
+/// The CRC-32 of a frame's sequence number and length, then its text.
+fn checksum(numbers: &[u8], text: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(numbers);
+    crc.update(text);
+    crc.finalize()
 }
 
 impl CommitLog {
@@ -115,6 +128,8 @@ impl CommitLog {
             files: Mutex::new(files),
             changes: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            cleared_below: AtomicU64::new(0),
+            tidied_below: AtomicU64::new(0),
             ingest: OnceLock::new(),
             asleep: AtomicBool::new(false),
         }))
@@ -134,19 +149,33 @@ impl CommitLog {
     pub fn appender(self: &Arc<Self>) -> Result<LogAppender, StoreError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let (file, path) = self.new_file()?;
-        Ok(LogAppender { log: self.clone(), file, path, size: 0, generation, frame: Vec::with_capacity(16 * 1024) })
+        Ok(LogAppender {
+            log: self.clone(),
+            file,
+            path,
+            size: 0,
+            generation,
+            failed: false,
+            frame: Vec::with_capacity(16 * 1024),
+        })
     }
 
-    /// Deletes every file (the admin reset, once SQLite is emptied). No writer may be writing meanwhile;
-    /// each moves to a new file at its next commit.
-    pub fn delete_all(&self) -> Result<(), StoreError> {
-        let mut files = self.files();
+    /// The number the next commit gets: every commit written so far is numbered below it.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.load(Ordering::SeqCst)
+    }
+
+    /// Commits numbered below `seq` are cleared (a reset, or one found at start-up): they are not moved into
+    /// SQLite, and writers move to new files so that the files holding them can go once read.
+    pub fn clear_below(&self, seq: u64) {
+        self.cleared_below.fetch_max(seq, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
-        for f in files.drain(..) {
-            std::fs::remove_file(&f.path)
-                .map_err(|e| StoreError::Write(format!("cannot delete {}: {e}", f.path.display())))?;
-        }
-        Ok(())
+        self.wake_ingest();
+    }
+
+    /// Commits numbered below this are cleared.
+    pub fn cleared_below(&self) -> u64 {
+        self.cleared_below.load(Ordering::SeqCst)
     }
 
     /// How many commits were written and files closed so far.
@@ -198,8 +227,10 @@ pub(crate) struct LogAppender {
     file: File,
     path: PathBuf,
     size: u64,
-    /// The log's generation when this file was made; a reset since has deleted it.
+    /// The log's generation when this file was made; after a reset, the next commit goes to a new file.
     generation: u64,
+    /// Whether a write to this file failed: the next commit goes to a new file.
+    failed: bool,
     /// The frame being written, kept to reuse its allocation.
     frame: Vec<u8>,
 }
@@ -208,12 +239,13 @@ impl LogAppender {
     /// Appends `records` as one frame, in one `write`.
     pub fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
         let generation = self.log.generation.load(Ordering::SeqCst);
-        if self.size >= ROTATE_AT || generation != self.generation {
+        if self.size >= ROTATE_AT || generation != self.generation || self.failed {
             let (file, path) = self.log.new_file()?;
             self.generation = generation;
             let old = std::mem::replace(&mut self.path, path);
             self.file = file;
             self.size = 0;
+            self.failed = false;
             self.log.closed(&old);
         }
         self.frame.clear();
@@ -230,15 +262,15 @@ impl LogAppender {
         let text = &self.frame[HEADER..];
         let len = u32::try_from(text.len())
             .map_err(|_| StoreError::Write(format!("a commit of {} bytes is too large", text.len())))?;
-        let crc = crc32fast::hash(text);
         let seq = self.log.next_seq.fetch_add(1, Ordering::SeqCst);
         self.frame[0..8].copy_from_slice(&seq.to_le_bytes());
         self.frame[8..12].copy_from_slice(&len.to_le_bytes());
+        let crc = checksum(&self.frame[0..12], &self.frame[HEADER..]);
         self.frame[12..16].copy_from_slice(&crc.to_le_bytes());
         if let Err(e) = self.file.write_all(&self.frame) {
-            // Whatever part of the frame reached the file stops reading there; cut it off so that the
-            // next commit's frame is readable.
-            let _ = self.file.set_len(self.size);
+            // Whatever part of the frame reached the file is where reading it stops; the next commit goes
+            // to a new file, so that nothing answered comes after it.
+            self.failed = true;
             return Err(StoreError::Write(format!("cannot append to {}: {e}", self.path.display())));
         }
         self.size += self.frame.len() as u64;
@@ -253,11 +285,18 @@ impl Drop for LogAppender {
     }
 }
 
-/// Reads `file` from `from` to its end.
+/// Reads `file` from `from` to its end (as far as it goes while being read).
 pub(crate) fn read_from(file: &File, from: u64) -> std::io::Result<Vec<u8>> {
     let len = file.metadata()?.len();
     let mut bytes = vec![0; len.saturating_sub(from) as usize];
-    file.read_exact_at(&mut bytes, from)?;
+    let mut got = 0;
+    while got < bytes.len() {
+        match file.read_at(&mut bytes[got..], from + got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    bytes.truncate(got);
     Ok(bytes)
 }
 

@@ -33,9 +33,11 @@ pub(crate) struct Moved {
     pub more: bool,
 }
 
-/// Moves the complete frames not yet in SQLite into it, in one transaction, then deletes the files that
-/// are all in SQLite and that no writer appends to. A file no writer appends to that ends in a damaged or
-/// incomplete frame (a crash in the middle of a write, a power cut) is moved up to there, with a warning.
+/// Moves the complete frames not yet in SQLite into it (but those a reset cleared), in one transaction,
+/// then deletes the files that are all in SQLite and that no writer appends to. A file no writer appends
+/// to that ends in a frame cut short (a crash in the middle of a write: it was never answered) is moved up
+/// to there and deleted, with a warning; one with a damaged frame is moved up to it and set aside as
+/// `NNNNNNNN.log.damaged`, with a warning.
 pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync) -> Result<Moved, StoreError> {
     let read = |path: &std::path::Path, e: std::io::Error| StoreError::Read(format!("{}: {e}", path.display()));
     let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
@@ -44,7 +46,12 @@ pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync
     let mut moved = Moved::default();
     // The new end of each file's ingested part, and whether it can be deleted.
     let mut ends = Vec::with_capacity(files.len());
+    let cleared_below = log.cleared_below();
     let tx = conn.transaction().map_err(write)?;
+    if log.tidied_below.load(Ordering::SeqCst) < cleared_below {
+        // After a reset: the rows it cleared are already left out by loading; this frees their space.
+        tx.execute("DELETE FROM history_log WHERE seq < ?1", [cleared_below as i64]).map_err(write)?;
+    }
     {
         let mut insert =
             tx.prepare_cached("INSERT OR IGNORE INTO history_log (seq, records) VALUES (?1, ?2)").map_err(write)?;
@@ -59,7 +66,7 @@ pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync
             if sync == DiskSync::Normal && !frames.is_empty() {
                 file.sync_data().map_err(|e| read(path, e))?;
             }
-            for frame in &frames {
+            for frame in frames.iter().filter(|f| f.seq >= cleared_below) {
                 insert.execute(rusqlite::params![frame.seq as i64, frame.text]).map_err(write)?;
             }
             moved.frames += frames.len();
@@ -67,13 +74,18 @@ pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync
             let rest = bytes.len() - used;
             let done = match problem {
                 Some(problem) if *open => {
-                    // A writer still appends here: leave the file for the next start to look at.
+                    // Its writer moves to a new file after a failed write, so this file closes soon.
                     tracing::error!(file = %path.display(), %problem, "History's commit log is damaged");
                     false
                 }
                 Some(problem) => {
-                    tracing::warn!(file = %path.display(), %problem, dropped = rest,
-                        "History's commit log ends in a damaged frame; the commits after it are lost");
+                    // Kept aside, not deleted: what follows the damage cannot be read, but may matter.
+                    let aside = path.with_extension("log.damaged");
+                    tracing::warn!(file = %path.display(), kept_as = %aside.display(), %problem, unread = rest,
+                        "History's commit log has a damaged frame; the commits after it are not in History");
+                    if let Err(e) = std::fs::rename(path, &aside) {
+                        tracing::warn!(file = %path.display(), error = %e, "cannot set a damaged commit log file aside");
+                    }
                     true
                 }
                 None if !*open && whole && rest > 0 => {
@@ -87,13 +99,16 @@ pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync
         }
     }
     tx.commit().map_err(write)?;
+    log.tidied_below.fetch_max(cleared_below, Ordering::SeqCst);
     let mut list = log.files();
     for ((path, ..), (end, done)) in files.iter().zip(ends) {
         let Some(at) = list.iter().position(|f| &f.path == path) else { continue };
         list[at].ingested = end;
         if done {
             list.remove(at);
-            if let Err(e) = std::fs::remove_file(path) {
+            if path.exists()
+                && let Err(e) = std::fs::remove_file(path)
+            {
                 tracing::warn!(file = %path.display(), error = %e, "cannot delete an ingested commit log file");
             }
         }

@@ -1,5 +1,5 @@
-//! The SQLite backend: `history.sqlite3` in the data directory, in WAL mode, fed by the commit log in
-//! `history-log/` beside it.
+//! The SQLite backend: `history.sqlite3` in the data directory, fed by the commit log in `history-log/`
+//! beside it.
 //!
 //! The table is an append-only log: each commit is one row holding that commit's records, one per line
 //! (`kind TAB id TAB json`), keyed by the commit's sequence number. A change to an entry (a delete) appends
@@ -14,8 +14,13 @@
 //! before the answer leaves), whatever the [`DiskSync`]. With `Off` (the default) nothing waits for the disk,
 //! so a power cut can lose recent History or damage the file (docs/decisions.md says why that is the
 //! default); with `Normal` the ingest thread has the log files written to disk before each of its
-//! transactions, and SQLite syncs its checkpoints. The file is opened in exclusive locking mode: only this
-//! process uses the data directory.
+//! transactions, and SQLite syncs its journal and file at each. The ingest thread writes large
+//! transactions nobody waits for, so the file has a rollback journal rather than WAL: each byte is written
+//! once. The file is opened in exclusive locking mode: only this process uses the data directory.
+//!
+//! A reset records the number of the next commit in `history_cleared`, in one small transaction: rows and
+//! frames numbered below it are left out from then on (the ingest thread deletes them later), so a crash
+//! at any point after it cannot bring them back.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,7 +39,7 @@ const SCHEMA_VERSION: i64 = 1;
 pub struct SqliteBackend {
     conn: Arc<Mutex<Connection>>,
     log: Arc<CommitLog>,
-    /// Dropped first (fields drop in order): stopping it moves what is left in the log.
+    /// Stopped when the backend is dropped, after a last pass over the log.
     _ingest: IngestThread,
 }
 
@@ -45,18 +50,46 @@ impl SqliteBackend {
         let path = dir.join("history.sqlite3");
         let mut conn = sqlite_file::open_with(
             &path,
-            "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);",
+            "CREATE TABLE IF NOT EXISTS history_log (seq INTEGER PRIMARY KEY, records TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS history_cleared (below INTEGER NOT NULL);",
             SCHEMA_VERSION,
             sync,
             Journal::Rollback,
         )
         .map_err(|message| StoreError::Open { path: path.display().to_string(), message })?;
         let log = CommitLog::open(&dir.join("history-log"), 0)?;
-        while ingest_once(&log, &mut conn, sync)?.more {}
+        let cleared: i64 = conn
+            .query_row("SELECT coalesce(max(below), 0) FROM history_cleared", [], |r| r.get(0))
+            .map_err(|e| StoreError::Read(e.to_string()))?;
+        log.clear_below(cleared as u64);
+        let left: u64 = log.files().iter().filter_map(|f| f.file.metadata().ok()).map(|m| m.len()).sum();
+        // Files are left only by a run that did not stop cleanly; a large log takes a moment, so say so.
+        let started = std::time::Instant::now();
+        if left > 0 {
+            tracing::info!(
+                bytes = left,
+                "moving History's commit log, left by a run that did not stop cleanly, into SQLite"
+            );
+        }
+        let mut commits = 0;
+        loop {
+            let moved = ingest_once(&log, &mut conn, sync)?;
+            commits += moved.frames;
+            if !moved.more {
+                break;
+            }
+        }
+        if left > 0 {
+            tracing::info!(
+                commits,
+                ms = started.elapsed().as_millis() as u64,
+                "History's commit log moved into SQLite"
+            );
+        }
         let last: i64 = conn
             .query_row("SELECT coalesce(max(seq), 0) FROM history_log", [], |r| r.get(0))
             .map_err(|e| StoreError::Read(e.to_string()))?;
-        log.seq_at_least(last as u64 + 1);
+        log.seq_at_least((last as u64 + 1).max(cleared as u64));
         let conn = Arc::new(Mutex::new(conn));
         let ingest = IngestThread::start(log.clone(), conn.clone(), sync)
             .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
@@ -76,8 +109,10 @@ impl Backend for SqliteBackend {
     fn load(&self) -> Result<Snapshot, StoreError> {
         let read = |e: rusqlite::Error| StoreError::Read(e.to_string());
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT seq, records FROM history_log ORDER BY seq").map_err(read)?;
-        let mut rows = stmt.query([]).map_err(read)?;
+        // Rows a reset cleared may still be there until the ingest thread has deleted them.
+        let mut stmt =
+            conn.prepare("SELECT seq, records FROM history_log WHERE seq >= ?1 ORDER BY seq").map_err(read)?;
+        let mut rows = stmt.query([self.log.cleared_below() as i64]).map_err(read)?;
         // Position of each (kind, id) in `latest`, so a later copy replaces the earlier one in place and
         // the order of first appearance is kept.
         let mut position: HashMap<(String, String), usize> = HashMap::new();
@@ -117,9 +152,17 @@ impl Backend for SqliteBackend {
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM history_log", []).map_err(|e| StoreError::Write(e.to_string()))?;
-        self.log.delete_all()
+        // Everything written so far is numbered below `below`. Recording that in one small transaction is
+        // the reset; the ingest thread deletes the cleared rows and files afterwards, off the request path.
+        let mut conn = self.conn();
+        let below = self.log.next_seq();
+        let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
+        let tx = conn.transaction().map_err(write)?;
+        tx.execute("DELETE FROM history_cleared", []).map_err(write)?;
+        tx.execute("INSERT INTO history_cleared (below) VALUES (?1)", [below as i64]).map_err(write)?;
+        tx.commit().map_err(write)?;
+        self.log.clear_below(below);
+        Ok(())
     }
 }
 
@@ -200,7 +243,8 @@ mod tests {
         let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
         let mut a = db.appender().unwrap();
         a.write(&[entry("rend_1", &entry_json("rend_1", "one"))]).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Well under the ingest thread's 1 s nap: it must be woken by the commit, not find it later.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
         while bodies(&db.load().unwrap()).is_empty() {
             assert!(std::time::Instant::now() < deadline, "the commit never reached SQLite");
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -224,6 +268,7 @@ mod tests {
         let mut bytes = std::fs::read(&torn).unwrap();
         bytes.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1, 2, 3, 4, b'e', b'n']);
         std::fs::write(&torn, bytes).unwrap();
+        std::fs::write(dir.path().join("history-log/00000009.log"), "").unwrap(); // made, then the crash
 
         let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
         assert_eq!(bodies(&db.load().unwrap()), ["rend_1 deleted", "rend_2 two"]);
@@ -237,18 +282,89 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_empties_sqlite_and_the_log_and_writers_carry_on_in_new_files() {
+    fn after_a_reset_a_clean_stop_leaves_what_came_after_it_only_and_no_log_files() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
         let mut a = db.appender().unwrap();
         a.write(&[entry("rend_1", &entry_json("rend_1", "before"))]).unwrap();
         db.clear().unwrap();
-        assert_eq!(log_files(dir.path()), Vec::<String>::new());
+        assert_eq!(bodies(&db.load().unwrap()), Vec::<String>::new());
         a.write(&[entry("rend_2", &entry_json("rend_2", "after"))]).unwrap();
-        // A crash now: the reopened History holds what came after the reset only.
+        drop(a);
+        drop(db);
+        assert_eq!(log_files(dir.path()), Vec::<String>::new());
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_2 after"]);
+    }
+
+    #[test]
+    fn nothing_from_before_a_reset_comes_back_after_a_crash_whatever_was_still_on_disk() {
+        // arrange: two commits, then a reset
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        let mut a = db.appender().unwrap();
+        a.write(&[entry("rend_1", &entry_json("rend_1", "before"))]).unwrap(); // commit 1
+        a.write(&[entry("rend_2", &entry_json("rend_2", "before"))]).unwrap(); // commit 2
+        db.clear().unwrap();
+        // what a crash could leave before the clean-up: a cleared row still in SQLite, and a cleared commit
+        // still in a log file
+        db.conn()
+            .execute(
+                "INSERT OR REPLACE INTO history_log (seq, records) VALUES (1, ?1)",
+                [format!("entry\trend_1\t{}\n", entry_json("rend_1", "before"))],
+            )
+            .unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let old = CommitLog::open(elsewhere.path(), 2).unwrap();
+        old.appender().unwrap().write(&[entry("rend_2", &entry_json("rend_2", "before"))]).unwrap();
+        std::fs::copy(elsewhere.path().join("00000000.log"), dir.path().join("history-log/00000099.log")).unwrap();
+        a.write(&[entry("rend_3", &entry_json("rend_3", "after"))]).unwrap();
+
+        // act: the crash (the writer never closes its file), and a restart
         std::mem::forget(a);
         drop(db);
         let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
-        assert_eq!(bodies(&db.load().unwrap()), ["rend_2 after"]);
+
+        // assert
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_3 after"]);
+        let mut next = db.appender().unwrap();
+        next.write(&[entry("rend_4", &entry_json("rend_4", "later"))]).unwrap();
+        drop(next);
+        drop(db);
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_3 after", "rend_4 later"], "numbering goes on past the reset");
+    }
+
+    #[test]
+    fn a_damaged_frame_is_set_aside_with_its_file_and_the_frames_before_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteBackend::open(dir.path(), DiskSync::Off).unwrap());
+        let log = CommitLog::open(&dir.path().join("history-log"), 1).unwrap();
+        let mut a = log.appender().unwrap();
+        a.write(&[entry("rend_1", &entry_json("rend_1", "kept"))]).unwrap();
+        a.write(&[entry("rend_2", &entry_json("rend_2", "damaged"))]).unwrap();
+        a.write(&[entry("rend_3", &entry_json("rend_3", "after the damage"))]).unwrap();
+        std::mem::forget(a);
+        let path = dir.path().join("history-log/00000000.log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let second = bytes.windows(6).position(|w| w == b"rend_2").unwrap();
+        bytes[second] = b'R';
+        std::fs::write(&path, bytes).unwrap();
+
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_1 kept"]);
+        assert_eq!(log_files(dir.path()), ["00000000.log.damaged"]);
+    }
+
+    #[tokio::test]
+    async fn a_clean_stop_after_a_write_from_a_thread_that_is_not_a_server_thread_leaves_no_log_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = crate::store::Writer::start(Box::new(SqliteBackend::open(dir.path(), DiskSync::Off).unwrap()));
+        writer.write(vec![entry("rend_1", &entry_json("rend_1", "one"))], Box::new(|| {})).await.unwrap();
+        drop(writer);
+        assert_eq!(log_files(dir.path()), Vec::<String>::new());
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_1 one"]);
     }
 }

@@ -48,12 +48,13 @@ struct ThreadQueue {
 
 /// The backend, shared by every thread that commits.
 struct Shared {
+    /// The appender of writes from threads that do not commit their own. Declared before `backend` so that
+    /// it is dropped first: a backend's last act may be to tidy up after its appenders.
+    others: Slot,
     backend: Box<dyn Backend>,
     /// Held shared by a commit while it writes and applies its changes, and alone by a reset: a write is
     /// either cleared from both the backend and memory or kept in both.
     gate: RwLock<()>,
-    /// The appender of writes from threads that do not commit their own.
-    others: Slot,
 }
 
 thread_local! {
@@ -84,7 +85,7 @@ impl Writer {
     pub fn start(backend: Box<dyn Backend>) -> Self {
         let durable = backend.is_durable();
         Writer {
-            shared: durable.then(|| Arc::new(Shared { backend, gate: RwLock::new(()), others: Mutex::new(None) })),
+            shared: durable.then(|| Arc::new(Shared { others: Mutex::new(None), backend, gate: RwLock::new(()) })),
         }
     }
 
