@@ -12,8 +12,7 @@
 //! never answered; it is where reading the file stops.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -285,19 +284,13 @@ impl Drop for LogAppender {
     }
 }
 
-/// Reads `file` from `from` to its end (as far as it goes while being read).
-pub(crate) fn read_from(file: &File, from: u64) -> std::io::Result<Vec<u8>> {
-    let len = file.metadata()?.len();
-    let mut bytes = vec![0; len.saturating_sub(from) as usize];
-    let mut got = 0;
-    while got < bytes.len() {
-        match file.read_at(&mut bytes[got..], from + got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    bytes.truncate(got);
-    Ok(bytes)
+/// Reads `file` from `from` to its end into `bytes` (replacing what it held, reusing its memory).
+pub(crate) fn read_from(file: &File, from: u64, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    bytes.clear();
+    let mut file = file;
+    file.seek(SeekFrom::Start(from))?;
+    file.read_to_end(bytes)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,7 +38,15 @@ pub(crate) struct Moved {
 /// to that ends in a frame cut short (a crash in the middle of a write: it was never answered) is moved up
 /// to there and deleted, with a warning; one with a damaged frame is moved up to it and set aside as
 /// `NNNNNNNN.log.damaged`, with a warning.
-pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync) -> Result<Moved, StoreError> {
+///
+/// `bytes` is where files are read; passing the same one each time saves the memory being taken afresh
+/// (and zeroed by the kernel) on every pass.
+pub(crate) fn ingest_once(
+    log: &CommitLog,
+    conn: &mut Connection,
+    sync: DiskSync,
+    bytes: &mut Vec<u8>,
+) -> Result<Moved, StoreError> {
     let read = |path: &std::path::Path, e: std::io::Error| StoreError::Read(format!("{}: {e}", path.display()));
     let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
     // The list's lock is not held while reading: a writer that moves to a new file takes it.
@@ -59,7 +67,10 @@ pub(crate) fn ingest_once(log: &CommitLog, conn: &mut Connection, sync: DiskSync
         for (path, file, ingested, open) in &files {
             // The first file is read whole, however large, so that no commit is too large to move.
             let limit = if taken == 0 { usize::MAX } else { MAX_BATCH.saturating_sub(taken) };
-            let bytes = if limit == 0 { Vec::new() } else { read_from(file, *ingested).map_err(|e| read(path, e))? };
+            bytes.clear();
+            if limit > 0 {
+                read_from(file, *ingested, bytes).map_err(|e| read(path, e))?;
+            }
             let whole = bytes.len() <= limit && limit > 0;
             moved.more |= !whole;
             let (frames, used, problem) = read_frames(&bytes[..bytes.len().min(limit)]);
@@ -146,6 +157,7 @@ impl Drop for IngestThread {
 fn run(log: &CommitLog, conn: &Mutex<Connection>, sync: DiskSync, stop: &AtomicBool) {
     // Not `log.changes()`: commits made before this thread got going would look seen.
     let mut seen = u64::MAX;
+    let mut bytes = Vec::new();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping && log.changes() == seen {
@@ -160,7 +172,7 @@ fn run(log: &CommitLog, conn: &Mutex<Connection>, sync: DiskSync, stop: &AtomicB
             std::thread::sleep(GATHER);
         }
         seen = log.changes();
-        let result = ingest_once(log, &mut conn.lock().unwrap_or_else(|p| p.into_inner()), sync);
+        let result = ingest_once(log, &mut conn.lock().unwrap_or_else(|p| p.into_inner()), sync, &mut bytes);
         match result {
             Ok(Moved { more: true, .. }) => seen = seen.wrapping_sub(1), // go on at once
             Ok(_) if stopping => return,

@@ -71,9 +71,9 @@ impl SqliteBackend {
                 "moving History's commit log, left by a run that did not stop cleanly, into SQLite"
             );
         }
-        let mut commits = 0;
+        let (mut commits, mut bytes) = (0, Vec::new());
         loop {
-            let moved = ingest_once(&log, &mut conn, sync)?;
+            let moved = ingest_once(&log, &mut conn, sync, &mut bytes)?;
             commits += moved.frames;
             if !moved.more {
                 break;
