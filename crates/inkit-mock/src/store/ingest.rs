@@ -25,11 +25,14 @@ const GATHER: Duration = Duration::from_millis(5);
 /// The most bytes of frames one transaction takes; a larger backlog (after a crash) goes in several.
 const MAX_BATCH: usize = 32 << 20;
 
+/// The most rows cleared by a reset that one pass deletes.
+pub(crate) const TIDY_SLICE: usize = 2_000;
+
 /// What one pass moved.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Moved {
     pub frames: usize,
-    /// Whether frames were left for the next pass because this one was full.
+    /// Whether work was left for the next pass because this one was full (frames, or rows to delete).
     pub more: bool,
 }
 
@@ -56,9 +59,18 @@ pub(crate) fn ingest_once(
     let mut ends = Vec::with_capacity(files.len());
     let cleared_below = log.cleared_below();
     let tx = conn.transaction().map_err(write)?;
+    let mut tidied = false;
     if log.tidied_below.load(Ordering::SeqCst) < cleared_below {
-        // After a reset: the rows it cleared are already left out by loading; this frees their space.
-        tx.execute("DELETE FROM history_log WHERE seq < ?1", [cleared_below as i64]).map_err(write)?;
+        // After a reset: the rows it cleared are already left out by loading; this frees their space, a
+        // slice per pass, so that a reset (which waits for the connection) never waits for all of it.
+        let deleted = tx
+            .execute(
+                "DELETE FROM history_log WHERE seq IN (SELECT seq FROM history_log WHERE seq < ?1 LIMIT ?2)",
+                [cleared_below as i64, TIDY_SLICE as i64],
+            )
+            .map_err(write)?;
+        tidied = deleted < TIDY_SLICE;
+        moved.more |= !tidied;
     }
     {
         let mut insert =
@@ -110,7 +122,9 @@ pub(crate) fn ingest_once(
         }
     }
     tx.commit().map_err(write)?;
-    log.tidied_below.fetch_max(cleared_below, Ordering::SeqCst);
+    if tidied {
+        log.tidied_below.fetch_max(cleared_below, Ordering::SeqCst);
+    }
     let mut list = log.files();
     for ((path, ..), (end, done)) in files.iter().zip(ends) {
         let Some(at) = list.iter().position(|f| &f.path == path) else { continue };

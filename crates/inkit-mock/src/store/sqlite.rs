@@ -336,6 +336,31 @@ mod tests {
     }
 
     #[test]
+    fn rows_a_reset_cleared_are_deleted_a_slice_at_a_time_until_none_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
+        let mut a = db.appender().unwrap();
+        let body = entry_json("rend_1", "before");
+        for _ in 0..3 * super::super::ingest::TIDY_SLICE + 1 {
+            a.write(&[entry("rend_1", &body)]).unwrap();
+        }
+        let count = || db.conn().query_row("SELECT count(*) FROM history_log", [], |r| r.get::<_, i64>(0)).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while count() < (3 * super::super::ingest::TIDY_SLICE + 1) as i64 {
+            assert!(std::time::Instant::now() < deadline, "the commits never all reached SQLite");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        db.clear().unwrap();
+        a.write(&[entry("rend_2", &entry_json("rend_2", "after"))]).unwrap();
+        // The ingest thread goes on by itself, slice after slice, with nothing else written.
+        while count() != 1 {
+            assert!(std::time::Instant::now() < deadline, "{} rows left", count());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(bodies(&db.load().unwrap()), ["rend_2 after"]);
+    }
+
+    #[test]
     fn a_damaged_frame_is_set_aside_with_its_file_and_the_frames_before_it_kept() {
         let dir = tempfile::tempdir().unwrap();
         drop(SqliteBackend::open(dir.path(), DiskSync::Off).unwrap());
