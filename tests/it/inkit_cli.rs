@@ -216,14 +216,29 @@ async fn history_answered_before_a_sigkill_is_there_after_a_restart_with_either_
 
         // act
         integration_tests::kill_hard(&mut first).await;
-        let second = TapinkProcess::start(args).await;
+        let logs_left = log_files(data.path());
+        let mut second = TapinkProcess::start(args).await;
 
         // assert
         let mut kept = integration_tests::item_ids(&admin_history(&second.client(None), "page_size=100").await);
         kept.sort();
         renders.sort();
         assert_eq!(kept, renders, "--history-sync {sync}: every answered request is in History after SIGKILL");
+        assert!(!logs_left.is_empty(), "the killed process left its commit log: {logs_left:?}");
+        assert!(
+            second.stderr().contains("moving History's commit log"),
+            "the restart says it moves the log: {}",
+            second.stderr()
+        );
+        assert!(second.terminate().await.success());
+        assert_eq!(log_files(data.path()), Vec::<String>::new(), "a clean stop leaves no commit log");
     }
+}
+
+/// The files in a data directory's History commit log.
+fn log_files(data_dir: &std::path::Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(data_dir.join("history-log")) else { return Vec::new() };
+    dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
 }
 
 #[tokio::test]
