@@ -10,8 +10,9 @@
 //!
 //! Besides deliveries/s it prints the process's CPU time per delivery (user + system, from `/proc`), split
 //! by thread: the dispatcher's (tokio workers and main), its outbox settler (the thread that writes the
-//! lanes' settles to the outbox), and inkit-mock's server threads (which also commit History). CPU time moves
-//! far less than throughput when other work shares the machine.
+//! lanes' settles to the outbox), inkit-mock's server threads (which also append History to its commit log)
+//! and its History ingest thread (which moves that log into SQLite). CPU time moves far less than
+//! throughput when other work shares the machine.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -147,9 +148,13 @@ struct ProcessCpu {
 
 impl ProcessCpu {
     /// Thread names as the parts of the run: tokio's workers and the main thread run the dispatcher;
-    /// inkit-mock's server threads also commit its History.
-    const GROUPS: [(&'static str, &'static str); 3] =
-        [("inkit-mock-", "inkit-mock server"), ("outbox-settler", "outbox settler"), ("", "dispatcher")];
+    /// inkit-mock's server threads also append its History to the commit log.
+    const GROUPS: [(&'static str, &'static str); 4] = [
+        ("inkit-mock-", "inkit-mock server"),
+        ("history-ingest", "History ingest"),
+        ("outbox-settler", "outbox settler"),
+        ("", "dispatcher"),
+    ];
 
     fn read() -> Self {
         let total = std::fs::read_to_string("/proc/self/stat").map(|s| ticks(&s)).unwrap_or(0.0);
