@@ -1,6 +1,6 @@
 //! The memory backend: keeps nothing beyond the in-memory index (`--in-memory`, and most tests).
 
-use super::{Appender, Backend, Record, Snapshot, StoreError};
+use super::{Appender, Backend, ClearNow, Record, Snapshot, StoreError};
 
 #[derive(Debug, Default)]
 pub struct MemoryBackend;
@@ -18,8 +18,8 @@ impl Backend for MemoryBackend {
         Ok(Box::new(MemoryBackend))
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
-        Ok(())
+    fn clear(&self) -> Result<ClearNow<'_>, StoreError> {
+        Ok(Box::new(|| Ok(())))
     }
 }
 

@@ -105,9 +105,13 @@ pub trait Backend: Send + Sync + 'static {
     fn load(&self) -> Result<Snapshot, StoreError>;
     /// A writer for one thread's commits; writers do not wait for each other.
     fn appender(&self) -> Result<Box<dyn Appender>, StoreError>;
-    /// Forgets everything (the admin reset). No appender writes while it runs.
-    fn clear(&self) -> Result<(), StoreError>;
+    /// Gets ready to forget everything (the admin reset), waiting for whatever it must wait for, and returns
+    /// the forgetting itself: the caller runs it while no appender writes, so it should be quick.
+    fn clear(&self) -> Result<ClearNow<'_>, StoreError>;
 }
+
+/// The moment of a reset, made ready by [`Backend::clear`].
+pub type ClearNow<'a> = Box<dyn FnOnce() -> Result<(), StoreError> + 'a>;
 
 /// One thread's way into a backend.
 pub trait Appender: Send {

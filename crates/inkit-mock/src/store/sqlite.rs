@@ -31,7 +31,7 @@ use sqlite_file::{DiskSync, Journal};
 
 use super::commit_log::{CommitLog, LogAppender};
 use super::ingest::{IngestThread, ingest_once};
-use super::{Appender, Backend, Record, Snapshot, StoreError};
+use super::{Appender, Backend, ClearNow, Record, Snapshot, StoreError};
 
 /// The layout this code writes; a file with another is refused rather than misread.
 const SCHEMA_VERSION: i64 = 1;
@@ -151,18 +151,22 @@ impl Backend for SqliteBackend {
         Ok(Box::new(self.log.appender()?))
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
-        // Everything written so far is numbered below `below`. Recording that in one small transaction is
-        // the reset; the ingest thread deletes the cleared rows and files afterwards, off the request path.
+    fn clear(&self) -> Result<ClearNow<'_>, StoreError> {
+        // The connection is taken first, outside the writers' gate: the ingest thread may hold it for a
+        // pass, and commits need not wait for that.
         let mut conn = self.conn();
-        let below = self.log.next_seq();
-        let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
-        let tx = conn.transaction().map_err(write)?;
-        tx.execute("DELETE FROM history_cleared", []).map_err(write)?;
-        tx.execute("INSERT INTO history_cleared (below) VALUES (?1)", [below as i64]).map_err(write)?;
-        tx.commit().map_err(write)?;
-        self.log.clear_below(below);
-        Ok(())
+        Ok(Box::new(move || {
+            // Everything written so far is numbered below `below`. Recording that in one small transaction is
+            // the reset; the ingest thread deletes the cleared rows and files afterwards.
+            let below = self.log.next_seq();
+            let write = |e: rusqlite::Error| StoreError::Write(e.to_string());
+            let tx = conn.transaction().map_err(write)?;
+            tx.execute("DELETE FROM history_cleared", []).map_err(write)?;
+            tx.execute("INSERT INTO history_cleared (below) VALUES (?1)", [below as i64]).map_err(write)?;
+            tx.commit().map_err(write)?;
+            self.log.clear_below(below);
+            Ok(())
+        }))
     }
 }
 
@@ -224,7 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for sync in [DiskSync::Off, DiskSync::Normal] {
             let db = SqliteBackend::open(dir.path(), sync).unwrap();
-            db.clear().unwrap();
+            db.clear().unwrap()().unwrap();
             let (mut a, mut b) = (db.appender().unwrap(), db.appender().unwrap());
             a.write(&[entry("rend_1", &entry_json("rend_1", "one")), entry("rend_2", &entry_json("rend_2", "two"))])
                 .unwrap();
@@ -287,7 +291,7 @@ mod tests {
         let db = SqliteBackend::open(dir.path(), DiskSync::Off).unwrap();
         let mut a = db.appender().unwrap();
         a.write(&[entry("rend_1", &entry_json("rend_1", "before"))]).unwrap();
-        db.clear().unwrap();
+        db.clear().unwrap()().unwrap();
         assert_eq!(bodies(&db.load().unwrap()), Vec::<String>::new());
         a.write(&[entry("rend_2", &entry_json("rend_2", "after"))]).unwrap();
         drop(a);
@@ -305,7 +309,7 @@ mod tests {
         let mut a = db.appender().unwrap();
         a.write(&[entry("rend_1", &entry_json("rend_1", "before"))]).unwrap(); // commit 1
         a.write(&[entry("rend_2", &entry_json("rend_2", "before"))]).unwrap(); // commit 2
-        db.clear().unwrap();
+        db.clear().unwrap()().unwrap();
         // what a crash could leave before the clean-up: a cleared row still in SQLite, and a cleared commit
         // still in a log file
         db.conn()
@@ -350,7 +354,7 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the commits never all reached SQLite");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        db.clear().unwrap();
+        db.clear().unwrap()().unwrap();
         a.write(&[entry("rend_2", &entry_json("rend_2", "after"))]).unwrap();
         // The ingest thread goes on by itself, slice after slice, with nothing else written.
         while count() != 1 {

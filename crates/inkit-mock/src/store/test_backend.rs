@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Appender, Backend, Record, Snapshot, StoreError};
+use super::{Appender, Backend, ClearNow, Record, Snapshot, StoreError};
 
 #[derive(Clone, Default)]
 pub(crate) struct TestBackend {
@@ -18,6 +18,8 @@ pub(crate) struct TestBackend {
     /// Writes still to fail; `usize::MAX` fails them all.
     failures: Arc<AtomicUsize>,
     gate: Arc<Mutex<Option<Receiver<()>>>>,
+    /// Where a reset's preparation waits, as the SQLite backend's waits for the ingest thread's pass.
+    clear_gate: Arc<Mutex<Option<Receiver<()>>>>,
 }
 
 impl TestBackend {
@@ -41,6 +43,11 @@ impl TestBackend {
         Self { gate: Arc::new(Mutex::new(Some(gate))), ..self }
     }
 
+    /// A reset's preparation waits until `gate` receives (or closes).
+    pub fn clear_gated(self, gate: Receiver<()>) -> Self {
+        Self { clear_gate: Arc::new(Mutex::new(Some(gate))), ..self }
+    }
+
     /// Whether a write has reached the gate (and waits there, until it opens).
     pub fn gate_taken(&self) -> bool {
         self.gate.lock().unwrap_or_else(|p| p.into_inner()).is_none()
@@ -60,8 +67,12 @@ impl Backend for TestBackend {
         Ok(Box::new(self.clone()))
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
-        Ok(())
+    fn clear(&self) -> Result<ClearNow<'_>, StoreError> {
+        let gate = self.clear_gate.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(gate) = gate {
+            let _ = gate.recv();
+        }
+        Ok(Box::new(|| Ok(())))
     }
 }
 

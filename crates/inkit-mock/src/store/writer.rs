@@ -160,8 +160,9 @@ impl Writer {
             after();
             return Ok(());
         };
+        let clear_now = shared.backend.clear()?;
         let _alone = shared.gate.write().unwrap_or_else(|p| p.into_inner());
-        shared.backend.clear()?;
+        clear_now()?;
         after();
         Ok(())
     }
@@ -422,6 +423,36 @@ mod tests {
         assert!(reset.join().unwrap().is_ok());
         assert_eq!(before, Vec::<&str>::new(), "the reset did not clear while the commit was writing");
         assert_eq!(*order.lock().unwrap(), ["applied", "cleared"]);
+    }
+
+    #[test]
+    fn commits_go_on_while_a_reset_waits_to_get_ready() {
+        // arrange: a reset whose preparation waits (the SQLite backend's waits for the ingest thread)
+        let (release, gate) = std::sync::mpsc::channel();
+        let backend = TestBackend::default().clear_gated(gate);
+        let writer = Writer::start(Box::new(backend.clone()));
+        let resetter = writer.clone();
+        let reset = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(resetter.clear(Box::new(|| {})))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+
+        // act: a server thread writes meanwhile
+        let applied = Arc::new(AtomicUsize::new(0));
+        let writing = server_thread_writing(&writer, counting(&applied));
+        let started = std::time::Instant::now();
+        while !writing.is_finished() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let finished = writing.is_finished();
+        release.send(()).unwrap();
+
+        // assert
+        assert!(finished, "the write waited for the reset's preparation");
+        assert!(writing.join().unwrap().is_ok());
+        assert_eq!(applied.load(Ordering::SeqCst), 1);
+        assert!(reset.join().unwrap().is_ok());
     }
 
     /// Waits (at most 5 s) until `ready` holds.
