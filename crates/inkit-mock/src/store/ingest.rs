@@ -28,6 +28,14 @@ const MAX_BATCH: usize = 32 << 20;
 /// The most rows cleared by a reset that one pass deletes.
 pub(crate) const TIDY_SLICE: usize = 2_000;
 
+/// What becomes of a log file once a pass has moved its frames.
+enum Fate {
+    Keep,
+    Delete,
+    /// Renamed to `….log.damaged`.
+    SetAside,
+}
+
 /// What one pass moved.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Moved {
@@ -95,47 +103,46 @@ pub(crate) fn ingest_once(
             moved.frames += frames.len();
             taken += used;
             let rest = bytes.len() - used;
-            let done = match problem {
+            let fate = match problem {
                 Some(problem) if *open => {
                     // Its writer moves to a new file after a failed write, so this file closes soon.
                     tracing::error!(file = %path.display(), %problem, "History's commit log is damaged");
-                    false
+                    Fate::Keep
                 }
                 Some(problem) => {
-                    // Kept aside, not deleted: what follows the damage cannot be read, but may matter.
-                    let aside = path.with_extension("log.damaged");
-                    tracing::warn!(file = %path.display(), kept_as = %aside.display(), %problem, unread = rest,
+                    tracing::warn!(file = %path.display(), %problem, unread = rest,
                         "History's commit log has a damaged frame; the commits after it are not in History");
-                    if let Err(e) = std::fs::rename(path, &aside) {
-                        tracing::warn!(file = %path.display(), error = %e, "cannot set a damaged commit log file aside");
-                    }
-                    true
+                    Fate::SetAside
                 }
                 None if !*open && whole && rest > 0 => {
                     tracing::warn!(file = %path.display(), dropped = rest,
                         "History's commit log ends in a frame cut short (a crash during its write; it was never answered)");
-                    true
+                    Fate::Delete
                 }
-                None => !*open && whole,
+                None if !*open && whole => Fate::Delete,
+                None => Fate::Keep,
             };
-            ends.push((ingested + used as u64, done));
+            ends.push((ingested + used as u64, fate));
         }
     }
     tx.commit().map_err(write)?;
     if tidied {
         log.tidied_below.fetch_max(cleared_below, Ordering::SeqCst);
     }
+    // Only now that its frames are in SQLite does a file go.
     let mut list = log.files();
-    for ((path, ..), (end, done)) in files.iter().zip(ends) {
+    for ((path, ..), (end, fate)) in files.iter().zip(ends) {
         let Some(at) = list.iter().position(|f| &f.path == path) else { continue };
         list[at].ingested = end;
-        if done {
-            list.remove(at);
-            if path.exists()
-                && let Err(e) = std::fs::remove_file(path)
-            {
-                tracing::warn!(file = %path.display(), error = %e, "cannot delete an ingested commit log file");
-            }
+        let gone = match fate {
+            Fate::Keep => continue,
+            // Kept aside, not deleted: what follows the damage cannot be read, but may matter.
+            Fate::SetAside => std::fs::rename(path, path.with_extension("log.damaged")),
+            Fate::Delete => std::fs::remove_file(path),
+        };
+        list.remove(at);
+        if let Err(e) = gone {
+            tracing::warn!(file = %path.display(), error = %e, "cannot remove an ingested commit log file");
         }
     }
     Ok(moved)
