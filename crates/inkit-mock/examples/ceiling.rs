@@ -7,7 +7,7 @@
 //! Run: `cargo run --release -p inkit-mock --example ceiling -- 127.0.0.1:0`
 
 fn main() -> std::io::Result<()> {
-    allocator::keep_freed_memory();
+    allocator::tune();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
         let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
         let listener = tokio::net::TcpListener::bind(&addr).await?;

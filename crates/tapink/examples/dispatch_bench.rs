@@ -25,7 +25,7 @@ use webhook_dispatcher::synthetic;
 use webhook_dispatcher::webhook::{Content, Webhook, WebhookSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    allocator::keep_freed_memory();
+    allocator::tune();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
 }
 
