@@ -378,7 +378,12 @@ async fn history_templates_batches_and_duplicate_marks_survive_a_restart() {
     assert_eq!(doomed_entry["status"], "deleted");
     let pdf = second.client().get(&format!("/v1/render/{}/pdf", original["id"].as_str().unwrap())).await;
     assert!(pdf_text(&pdf.body).contains("Hello Ada"));
+    let document = |reply: &Value| format!("/v1/document/{}", reply["document_id"].as_str().unwrap());
+    let doc = second.client().get(&document(&original)).await.json();
+    assert_eq!(doc["id"], original["document_id"], "a document made before the restart is found by its id");
     let again = post_with_headers(&second.client(), "/v1/generate", &body, &[("idempotency-key", "k1")]).await;
+    let again_doc = second.client().get(&document(&again)).await.json();
+    assert_eq!(again_doc["id"], again["document_id"], "a document made after the restart is found by its id");
     let again = second.client().get(&format!("/__admin/history/{}", again["id"].as_str().unwrap())).await.json();
     assert_eq!(again["duplicate_of"], original["id"], "a key seen before the restart is still known after it");
 }

@@ -48,11 +48,7 @@ impl IdGenerator {
 
     /// Seeds from the wall clock and process id, so ids differ between runs that share a data directory.
     pub fn from_entropy() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Self::new(nanos ^ (u64::from(std::process::id()) << 32))
+        Self::new(entropy())
     }
 
     pub fn next(&self, kind: IdKind) -> String {
@@ -61,6 +57,83 @@ impl IdGenerator {
         let lo = splitmix64(hi ^ n);
         format_id(kind, hi, lo)
     }
+}
+
+/// Ids that carry a number: each History entry's id, and its document's, is its `seq` run through a
+/// permutation keyed per process, so finding an entry by id is arithmetic instead of a hash map. The map it
+/// replaced cost about a twelfth of the mock's CPU under load: every request inserted two 27-byte keys into
+/// tables of millions, a cache miss each (docs/benchmarks.md, inkit-mock, "Fifth round").
+///
+/// The digits are those of [`IdGenerator`]'s ids (two 64-bit halves of 11 digits); the halves are the `seq`
+/// and a check word, mixed by a four-round Feistel network whose round keys depend on the kind. So a render id
+/// and its document id look unrelated, like random ids, and an id that this key did not make (a typo, an id
+/// from an earlier run) fails the check word instead of naming some other entry.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqIds {
+    round_keys: [u64; 4],
+    check: u64,
+}
+
+impl SeqIds {
+    pub fn new(seed: u64) -> Self {
+        let mut state = seed;
+        let mut next = || {
+            state = splitmix64(state);
+            state
+        };
+        Self { round_keys: [next(), next(), next(), next()], check: next() }
+    }
+
+    /// Keys from the wall clock and process id, so that ids differ between runs.
+    pub fn from_entropy() -> Self {
+        Self::new(entropy())
+    }
+
+    /// The id of kind `kind` for `seq`.
+    pub fn id(&self, kind: IdKind, seq: u64) -> String {
+        let (mut left, mut right) = (seq, self.check);
+        for key in self.keys(kind) {
+            (left, right) = (right, left ^ splitmix64(right ^ key));
+        }
+        format_id(kind, left, right)
+    }
+
+    /// The `seq` that [`Self::id`] made `id` from, if it did make it (same kind, same key).
+    pub fn seq(&self, kind: IdKind, id: &str) -> Option<u64> {
+        let digits = id.strip_prefix(kind.prefix())?.as_bytes();
+        if digits.len() != ID_DIGITS {
+            return None;
+        }
+        let (mut left, mut right) = (parse_half(&digits[..HALF_DIGITS])?, parse_half(&digits[HALF_DIGITS..])?);
+        for key in self.keys(kind).into_iter().rev() {
+            (left, right) = (right ^ splitmix64(left ^ key), left);
+        }
+        (right == self.check).then_some(left)
+    }
+
+    fn keys(&self, kind: IdKind) -> [u64; 4] {
+        let salt = splitmix64(kind as u64);
+        self.round_keys.map(|k| k ^ salt)
+    }
+}
+
+/// 11 base62 digits as a number, if they are digits and the number fits in 64 bits.
+fn parse_half(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &d| {
+        let digit = match d {
+            b'0'..=b'9' => d - b'0',
+            b'A'..=b'Z' => d - b'A' + 10,
+            b'a'..=b'z' => d - b'a' + 36,
+            _ => return None,
+        };
+        value.checked_mul(62)?.checked_add(u64::from(digit))
+    })
+}
+
+fn entropy() -> u64 {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// A stable id for a named thing, such as a template loaded from `fixtures/`, so that campaigns can refer
@@ -126,6 +199,62 @@ mod tests {
         // Template ids derived from file names must not change between versions.
         assert_eq!(stable_id(IdKind::Template, "seed-letter"), "tmpl_0OaihhBefZNJmveeMyS3CD");
         assert_eq!(IdGenerator::new(42).next(IdKind::Render), "rend_GIW3l3UFuMP7XnSR9CdmPE");
+    }
+
+    #[test]
+    fn a_seq_id_gives_back_its_seq() {
+        let ids = SeqIds::new(9);
+        for seq in [0, 1, 2, 1_000_000, u64::MAX] {
+            for kind in [IdKind::Render, IdKind::Document, IdKind::Test] {
+                let id = ids.id(kind, seq);
+                let digits = id.strip_prefix(kind.prefix()).unwrap();
+                assert_eq!(digits.len(), 22, "{id}");
+                assert!(digits.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+                assert_eq!(ids.seq(kind, &id), Some(seq), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_seq_id_is_not_read_as_another_kind_or_under_another_key() {
+        let (ids, other) = (SeqIds::new(9), SeqIds::new(10));
+        let render = ids.id(IdKind::Render, 5);
+        let document = ids.id(IdKind::Document, 5);
+        assert_eq!(
+            ids.seq(IdKind::Render, &document.replace("doc_", "rend_")),
+            None,
+            "a document's digits are no render's"
+        );
+        assert_eq!(ids.seq(IdKind::Document, &render), None, "wrong prefix");
+        assert_eq!(other.seq(IdKind::Render, &render), None, "another run's key");
+        assert_eq!(ids.seq(IdKind::Render, &IdGenerator::new(1).next(IdKind::Render)), None, "a random id");
+    }
+
+    #[test]
+    fn malformed_ids_have_no_seq() {
+        let ids = SeqIds::new(9);
+        let good = ids.id(IdKind::Render, 77);
+        for bad in [
+            "",
+            "rend_",
+            "rend_short",
+            &good[..good.len() - 1],
+            &format!("{good}x"),
+            &good.replace(&good[5..6], "-"),
+            "rend_zzzzzzzzzzzzzzzzzzzzzz", // both halves overflow 64 bits
+            "rend_ééééééééééé",
+        ] {
+            assert_eq!(ids.seq(IdKind::Render, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn neighbouring_seqs_make_unrelated_ids() {
+        let ids = SeqIds::new(3);
+        let (a, b) = (ids.id(IdKind::Render, 1000), ids.id(IdKind::Render, 1001));
+        let same = a.bytes().zip(b.bytes()).skip(5).filter(|(x, y)| x == y).count();
+        assert!(same <= 4, "{a} and {b} share {same} of 22 digits");
+        assert_ne!(ids.id(IdKind::Render, 1000)[5..], ids.id(IdKind::Document, 1000)[4..]);
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod error;
 mod faults;
 mod growth;
 mod history;
+mod history_index;
 mod ids;
 mod journal;
 mod json_body;

@@ -17,7 +17,8 @@ use crate::error::ApiError;
 use crate::faults::Faults;
 use crate::growth::{ChunkedVec, ShardedMap};
 use crate::history::{EntryKind, HistoryEntry};
-use crate::ids::{IdGenerator, IdKind, stable_id};
+use crate::history_index::HistoryIndex;
+use crate::ids::{IdGenerator, IdKind, SeqIds, stable_id};
 use crate::journal::Journal;
 use crate::merge_parameters::MergeParameters;
 use crate::store::{AfterCommit, Backend, MemoryBackend, Record, SqliteBackend, StoreError, Writer};
@@ -122,26 +123,25 @@ impl<T> ById<T> {
 /// never wait for a History commit, which takes the History's lock for every entry it applies.
 type Templates = Arc<RwLock<ById<Template>>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Data {
-    /// In the order their changes were applied: the order of `seq` on each server thread, and across threads
-    /// the order of their commits (loading from the store sorts by `seq`).
-    entries: ById<HistoryEntry>,
-    by_document: ShardedMap<Arc<str>, Arc<str>>,
+    entries: HistoryIndex,
     batches: ById<Batch>,
     /// First entry id for each `Idempotency-Key` seen.
     idempotency: ShardedMap<String, Arc<str>>,
 }
 
 impl Data {
-    fn insert_entry(&mut self, entry: Arc<HistoryEntry>) {
-        if let Some(doc) = &entry.document_id {
-            self.by_document.insert(doc.clone(), entry.id.clone());
-        }
+    fn new(ids: SeqIds) -> Self {
+        Self { entries: HistoryIndex::new(ids), batches: ById::default(), idempotency: ShardedMap::default() }
+    }
+
+    /// Adds or replaces an entry; gives back a different entry that had its `seq` (a damaged store).
+    fn insert_entry(&mut self, entry: Arc<HistoryEntry>) -> Option<Arc<HistoryEntry>> {
         if let Some(key) = &entry.idempotency_key {
             self.idempotency.entry(key.clone()).or_insert_with(|| entry.id.clone());
         }
-        self.entries.upsert(entry.id.clone(), entry);
+        self.entries.insert(entry)
     }
 }
 
@@ -152,6 +152,8 @@ pub struct Inkit {
     pub journal: Journal,
     pub faults: Faults,
     ids: IdGenerator,
+    /// Makes History entries' ids, which carry their `seq`.
+    entry_ids: SeqIds,
     next_seq: AtomicU64,
     /// Tokens by value, to their names.
     tokens: HashMap<String, Arc<str>>,
@@ -189,7 +191,8 @@ impl Inkit {
     /// [`Inkit::open`] on a backend of the caller's choosing.
     fn open_on(config: MockConfig, clock: Arc<dyn Clock>, backend: Box<dyn Backend>) -> Result<Arc<Self>, StartError> {
         let snapshot = backend.load()?;
-        let mut data = Data::default();
+        let entry_ids = SeqIds::from_entropy();
+        let mut data = Data::new(entry_ids);
         let mut templates = ById::default();
         let mut next_seq = 0;
         for mut t in snapshot.templates {
@@ -200,7 +203,14 @@ impl Inkit {
         entries.sort_by_key(|e| e.seq);
         for e in entries {
             next_seq = next_seq.max(e.seq + 1);
-            data.insert_entry(Arc::new(e));
+            let (id, seq) = (e.id.clone(), e.seq);
+            if let Some(hidden) = data.insert_entry(Arc::new(e)) {
+                eprintln!(
+                    "inkit-mock: warning: History entries {} and {id} were stored with the same number {seq}; only \
+                     the later, {id}, is shown",
+                    hidden.id
+                );
+            }
         }
         for b in snapshot.batches {
             next_seq = next_seq.max(b.seq + 1);
@@ -218,6 +228,7 @@ impl Inkit {
             journal: Journal::new(config.journal_capacity),
             faults,
             ids: IdGenerator::from_entropy(),
+            entry_ids,
             next_seq: AtomicU64::new(next_seq),
             tokens,
             default_folder: stable_id(IdKind::Folder, "inkit-storage").into(),
@@ -331,15 +342,16 @@ impl Inkit {
                 Some(folder) => folder.into(),
                 None => self.default_folder.clone(),
             };
-            let id = self.ids.next(IdKind::Render);
+            let seq = self.seq();
+            let id = self.entry_ids.id(IdKind::Render, seq);
             if let Some(b) = &mut batch {
                 b.render_ids.push(id.clone());
             }
             let (template_id, template_name) = template.shared_id_and_name();
             entries.push(HistoryEntry {
-                seq: self.seq(),
+                seq,
                 id: id.into(),
-                document_id: Some(self.ids.next(IdKind::Document).into()),
+                document_id: Some(self.entry_ids.id(IdKind::Document, seq).into()),
                 kind: EntryKind::Render,
                 route: caller.route.clone(),
                 batch_id: batch.as_ref().map(|b| b.id.clone()),
@@ -367,9 +379,10 @@ impl Inkit {
     /// Records a CleverTap webhook test request.
     pub async fn accept_test(&self, body: Map<String, Value>, caller: &Caller) -> Result<Arc<HistoryEntry>, ApiError> {
         let now = self.now();
+        let seq = self.seq();
         let entry = HistoryEntry {
-            seq: self.seq(),
-            id: self.ids.next(IdKind::Test).into(),
+            seq,
+            id: self.entry_ids.id(IdKind::Test, seq).into(),
             document_id: None,
             kind: EntryKind::Test,
             route: caller.route.clone(),
@@ -457,9 +470,8 @@ impl Inkit {
     /// The render behind a document that has not been deleted.
     pub fn live_document(&self, document_id: &str) -> Result<Arc<HistoryEntry>, ApiError> {
         let data = self.read();
-        data.by_document
-            .get(document_id)
-            .and_then(|id| data.entries.get(id))
+        data.entries
+            .by_document(document_id)
             .filter(|e| e.is_live_render())
             .cloned()
             .ok_or_else(|| ApiError::unknown("document", document_id))
@@ -472,16 +484,22 @@ impl Inkit {
         deleted.deleted_at = Some(self.now());
         let deleted = Arc::new(deleted);
         let stored = deleted.clone();
-        self.persist(|| vec![Record::entry(&deleted)], move |data| data.insert_entry(stored)).await
+        self.persist(
+            || vec![Record::entry(&deleted)],
+            move |data| {
+                data.insert_entry(stored);
+            },
+        )
+        .await
     }
 
     /// Entries matching `keep`, in order of acceptance.
     pub fn entries_where(&self, keep: impl Fn(&HistoryEntry) -> bool) -> Vec<Arc<HistoryEntry>> {
-        self.read().entries.items.iter().filter(|e| keep(e)).cloned().collect()
+        self.read().entries.iter().filter(|e| keep(e)).cloned().collect()
     }
 
     pub fn entry_count(&self) -> usize {
-        self.read().entries.items.len()
+        self.read().entries.len()
     }
 
     pub fn batch(&self, id: &str) -> Option<Arc<Batch>> {
@@ -503,7 +521,7 @@ impl Inkit {
     pub fn folder_ids(&self) -> Vec<String> {
         let data = self.read();
         let mut ids: Vec<&Arc<str>> = vec![&self.default_folder];
-        for e in data.entries.items.iter() {
+        for e in data.entries.iter() {
             if !ids.contains(&&e.folder_id) {
                 ids.push(&e.folder_id);
             }
@@ -514,7 +532,10 @@ impl Inkit {
     /// Forgets all History entries and batches (templates stay): the admin reset.
     pub async fn clear_history(&self) -> Result<(), ApiError> {
         let data = self.data.clone();
-        let forget = Box::new(move || *data.write().unwrap_or_else(|p| p.into_inner()) = Data::default());
+        let forget = Box::new(move || {
+            let mut data = data.write().unwrap_or_else(|p| p.into_inner());
+            *data = Data::new(data.entries.ids());
+        });
         self.writer.clear(forget).await.map_err(|e| ApiError::internal(e.to_string()))?;
         // The backend forgot templates too; write API-created ones back so they survive a restart.
         let templates = self.templates();

@@ -4,7 +4,9 @@
 //! power of two; docs/benchmarks.md). These grow a small piece at a time.
 
 mod chunked_vec;
+mod seq_slots;
 mod sharded_map;
 
 pub use chunked_vec::ChunkedVec;
+pub use seq_slots::SeqSlots;
 pub use sharded_map::ShardedMap;
