@@ -45,6 +45,7 @@ mod listing;
 mod merge;
 mod merge_parameters;
 pub mod pdf;
+mod placement;
 mod routes;
 mod server;
 mod state;

@@ -26,16 +26,18 @@ use tower::ServiceExt;
 use crate::error::ApiError;
 use crate::faults::Verdict;
 use crate::journal::{BODY_EXCERPT_BYTES, HeaderLines, JournalEntry};
+use crate::placement::{Placement, Seat, incoming_cpu};
 use crate::routes::{fast, route_key, router};
 use crate::state::Inkit;
 
 /// Serves the mock on `listener` until `shutdown` resolves, then stops accepting and waits for in-flight
 /// requests (up to the configured drain timeout). Every request answered 2xx is in History by then.
 ///
-/// Connections are accepted here and handed round-robin to `server_threads` threads, each running its
-/// own single-threaded runtime: a request is then handled start to finish on one thread, without the
+/// Connections are accepted here and handed to `server_threads` threads, each running its own
+/// single-threaded runtime: a request is then handled start to finish on one thread, without the
 /// cross-thread wake-ups of a work-stealing runtime, which on a small machine cost a third of the time
-/// of a request (see docs/benchmarks.md).
+/// of a request (see docs/benchmarks.md). Connections whose packets arrive on the same CPU go to the same
+/// thread (`placement`).
 pub async fn serve(
     listener: TcpListener,
     inkit: Arc<Inkit>,
@@ -45,8 +47,8 @@ pub async fn serve(
     let workers: Vec<Worker> = (0..inkit.config.server_threads.max(1))
         .map(|i| Worker::start(i, inkit.clone(), router.clone()))
         .collect::<Result<_, _>>()?;
+    let placement = Placement::new(workers.len());
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut next = 0;
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -63,8 +65,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         match stream.into_std() {
             Ok(stream) => {
-                workers[next % workers.len()].hand(stream);
-                next += 1;
+                let seat = placement.place(incoming_cpu(&stream));
+                workers[seat.thread()].hand(stream, seat);
             }
             Err(e) => tracing::warn!(error = %e, "cannot hand a connection to a worker"),
         }
@@ -80,13 +82,13 @@ pub async fn serve(
 
 /// One server thread: a single-threaded runtime serving the connections it is handed.
 struct Worker {
-    connections: tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>,
+    connections: tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, Seat)>,
     finished: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Worker {
     fn start(index: usize, inkit: Arc<Inkit>, router: Router) -> std::io::Result<Self> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Seat)>();
         let (finished_tx, finished) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let writer = inkit.writer.clone();
@@ -96,7 +98,7 @@ impl Worker {
                 tokio::spawn(inkit.writer.commit_on_this_thread());
                 tokio::spawn(keep_a_timer_pending());
                 let graceful = GracefulShutdown::new();
-                while let Some(stream) = rx.recv().await {
+                while let Some((stream, seat)) = rx.recv().await {
                     let stream = match tokio::net::TcpStream::from_std(stream) {
                         Ok(s) => s,
                         Err(e) => {
@@ -122,6 +124,7 @@ impl Worker {
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
+                        drop(seat);
                     });
                 }
                 tokio::select! {
@@ -140,9 +143,9 @@ impl Worker {
         Ok(Self { connections: tx, finished })
     }
 
-    fn hand(&self, stream: std::net::TcpStream) {
+    fn hand(&self, stream: std::net::TcpStream, seat: Seat) {
         // The worker lives until `finish`, so the send cannot fail before then.
-        let _ = self.connections.send(stream);
+        let _ = self.connections.send((stream, seat));
     }
 
     /// Closes the worker's queue; resolves when it has drained its connections.
