@@ -89,7 +89,7 @@ mod tests {
     use crate::ids::IdGenerator;
     use crate::merge_parameters::MergeParameters;
 
-    fn entry(seq: u64, id: String, document_id: Option<String>) -> Arc<HistoryEntry> {
+    fn entry(seq: u64, id: &str, document_id: Option<&str>) -> Arc<HistoryEntry> {
         let kind = if id.starts_with("test_") { EntryKind::Test } else { EntryKind::Render };
         let at = "2026-11-27T09:54:46Z".parse().unwrap();
         Arc::new(HistoryEntry {
@@ -119,7 +119,7 @@ mod tests {
     }
 
     fn render(ids: SeqIds, seq: u64) -> Arc<HistoryEntry> {
-        entry(seq, ids.id(IdKind::Render, seq), Some(ids.id(IdKind::Document, seq)))
+        entry(seq, &ids.id(IdKind::Render, seq), Some(&ids.id(IdKind::Document, seq)))
     }
 
     #[test]
@@ -127,7 +127,7 @@ mod tests {
         let ids = SeqIds::new(1);
         let mut index = HistoryIndex::new(ids);
         index.insert(render(ids, 4));
-        index.insert(entry(5, ids.id(IdKind::Test, 5), None));
+        index.insert(entry(5, &ids.id(IdKind::Test, 5), None));
 
         assert_eq!(index.get(&ids.id(IdKind::Render, 4)).map(|e| e.seq), Some(4));
         assert_eq!(index.by_document(&ids.id(IdKind::Document, 4)).map(|e| e.seq), Some(4));
@@ -141,7 +141,7 @@ mod tests {
         let random = IdGenerator::new(3);
         let mut index = HistoryIndex::new(ids);
         index.insert(render(earlier, 0));
-        index.insert(entry(1, random.next(IdKind::Render), Some(random.next(IdKind::Document))));
+        index.insert(entry(1, &random.next(IdKind::Render), Some(&random.next(IdKind::Document))));
         let from_random = index.iter().nth(1).unwrap().clone();
 
         assert_eq!(index.get(&earlier.id(IdKind::Render, 0)).map(|e| e.seq), Some(0));
@@ -188,9 +188,9 @@ mod tests {
         let mut index = HistoryIndex::new(ids);
         index.insert(render(ids, 3));
 
-        let hidden = index.insert(entry(3, "rend_other".into(), None));
+        let hidden = index.insert(entry(3, "rend_other", None));
 
-        assert_eq!(hidden.map(|e| e.id.to_string()), Some(ids.id(IdKind::Render, 3)));
+        assert_eq!(hidden.map(|e| e.id.clone()), Some(ids.id(IdKind::Render, 3)));
         assert_eq!(index.get("rend_other").map(|e| e.seq), Some(3));
     }
 }

@@ -1,5 +1,6 @@
 //! Inkit-style resource ids: a prefix such as `rend_` followed by 22 base62 characters.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The resource kinds that have ids, with Inkit's documented prefixes.
@@ -32,6 +33,8 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// Inkit's ids carry 22 base62 digits after the prefix. We fill them from two 64-bit halves of 11 digits
 /// each (62^11 > 2^64), which avoids slow 128-bit division.
 const ID_DIGITS: usize = 22;
+/// The longest prefix, `fold_` or `test_`.
+const MAX_PREFIX: usize = 5;
 const HALF_DIGITS: usize = ID_DIGITS / 2;
 
 /// Makes unique ids without locks: a counter mixed through SplitMix64 from a per-process seed.
@@ -89,13 +92,17 @@ impl SeqIds {
         Self::new(entropy())
     }
 
-    /// The id of kind `kind` for `seq`.
-    pub fn id(&self, kind: IdKind, seq: u64) -> String {
+    /// The id of kind `kind` for `seq`, made straight into the shared string a History entry keeps.
+    pub fn id(&self, kind: IdKind, seq: u64) -> Arc<str> {
         let (mut left, mut right) = (seq, self.check);
         for key in self.keys(kind) {
             (left, right) = (right, left ^ splitmix64(right ^ key));
         }
-        format_id(kind, left, right)
+        let mut id = [0u8; MAX_PREFIX + ID_DIGITS];
+        let prefix = kind.prefix().as_bytes();
+        id[..prefix.len()].copy_from_slice(prefix);
+        id[prefix.len()..prefix.len() + ID_DIGITS].copy_from_slice(&digits(left, right));
+        Arc::from(std::str::from_utf8(&id[..prefix.len() + ID_DIGITS]).expect("a prefix and base62 digits are ASCII"))
     }
 
     /// The `seq` that [`Self::id`] made `id` from, if it did make it (same kind, same key).
@@ -119,15 +126,28 @@ impl SeqIds {
 
 /// 11 base62 digits as a number, if they are digits and the number fits in 64 bits.
 fn parse_half(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, &d| {
-        let digit = match d {
-            b'0'..=b'9' => d - b'0',
-            b'A'..=b'Z' => d - b'A' + 10,
-            b'a'..=b'z' => d - b'a' + 36,
-            _ => return None,
-        };
-        value.checked_mul(62)?.checked_add(u64::from(digit))
-    })
+    // The first 10 digits cannot overflow (62^10 < 2^64); only the last step is checked.
+    let (last, first) = digits.split_last()?;
+    let mut value = 0u64;
+    for &d in first {
+        value = value * 62 + u64::from(digit_value(d)?);
+    }
+    value.checked_mul(62)?.checked_add(u64::from(digit_value(*last)?))
+}
+
+/// The value of a base62 digit, if `d` is one.
+fn digit_value(d: u8) -> Option<u8> {
+    const VALUES: [u8; 256] = {
+        let mut values = [u8::MAX; 256];
+        let mut i = 0;
+        while i < BASE62.len() {
+            values[BASE62[i] as usize] = i as u8;
+            i += 1;
+        }
+        values
+    };
+    let v = VALUES[usize::from(d)];
+    (v != u8::MAX).then_some(v)
 }
 
 fn entropy() -> u64 {
@@ -150,6 +170,15 @@ pub fn stable_id(kind: IdKind, name: &str) -> String {
 }
 
 fn format_id(kind: IdKind, hi: u64, lo: u64) -> String {
+    let mut id = String::with_capacity(kind.prefix().len() + ID_DIGITS);
+    id.push_str(kind.prefix());
+    // One copy of the digits, rather than a char at a time: ids are made on every request.
+    id.push_str(std::str::from_utf8(&digits(hi, lo)).expect("base62 digits are ASCII"));
+    id
+}
+
+/// The 22 digits of an id: 11 for each half.
+fn digits(hi: u64, lo: u64) -> [u8; ID_DIGITS] {
     let mut digits = [b'0'; ID_DIGITS];
     let (first, second) = digits.split_at_mut(HALF_DIGITS);
     for (half, mut value) in [(first, hi), (second, lo)] {
@@ -158,11 +187,7 @@ fn format_id(kind: IdKind, hi: u64, lo: u64) -> String {
             value /= 62;
         }
     }
-    let mut id = String::with_capacity(kind.prefix().len() + ID_DIGITS);
-    id.push_str(kind.prefix());
-    // One copy of the digits, rather than a char at a time: ids are made on every request.
-    id.push_str(std::str::from_utf8(&digits).expect("base62 digits are ASCII"));
-    id
+    digits
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -240,7 +265,7 @@ mod tests {
             "rend_short",
             &good[..good.len() - 1],
             &format!("{good}x"),
-            &good.replace(&good[5..6], "-"),
+            &format!("rend_-{}", &good[6..]),
             "rend_zzzzzzzzzzzzzzzzzzzzzz", // both halves overflow 64 bits
             "rend_ééééééééééé",
         ] {

@@ -7,12 +7,13 @@
 //! reads return only those newest `capacity`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use clock::Timestamp;
+use foldhash::HashMap;
 use http::{HeaderMap, HeaderName, Method};
 use serde::Serialize;
 

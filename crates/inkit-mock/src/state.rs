@@ -345,7 +345,7 @@ impl Inkit {
             let seq = self.seq();
             let id = self.entry_ids.id(IdKind::Render, seq);
             if let Some(b) = &mut batch {
-                b.render_ids.push(id.clone());
+                b.render_ids.push(id.to_string());
             }
             let (template_id, template_name) = template.shared_id_and_name();
             entries.push(HistoryEntry {

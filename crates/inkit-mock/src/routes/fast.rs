@@ -9,7 +9,7 @@
 //! What it saves (docs/benchmarks.md): the router's matching, nesting and boxed futures; parsing the
 //! whole body into a `serde_json::Value`; building a `Value` for the answer.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -60,9 +60,19 @@ fn with_content_length(mut response: Response) -> Response {
     if !response.headers().contains_key(header::CONTENT_LENGTH)
         && let Some(n) = response.body().size_hint().exact()
     {
-        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        response.headers_mut().insert(header::CONTENT_LENGTH, content_length(n));
     }
     response
+}
+
+/// A `Content-Length` value. `HeaderValue::from(n)` allocates twice; the values of small answers (every answer
+/// of this path) are made once and shared.
+fn content_length(n: u64) -> HeaderValue {
+    static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    let small = SMALL.get_or_init(|| {
+        (0..1024u64).map(|n| HeaderValue::from_static(Box::leak(n.to_string().into_boxed_str()))).collect()
+    });
+    usize::try_from(n).ok().and_then(|i| small.get(i)).cloned().unwrap_or_else(|| HeaderValue::from(n))
 }
 
 /// The general path's `{"id", "document_id"}`, which serde_json writes with its keys sorted.
@@ -106,6 +116,13 @@ mod tests {
         }
         for path in ["/generate/", "/v1//generate", "/v2/generate", "/renders", "/v1/batch", "/"] {
             assert!(!serves(&Method::POST, path), "{path}");
+        }
+    }
+
+    #[test]
+    fn content_length_values_are_the_decimal_length_whatever_their_size() {
+        for n in [0, 7, 81, 1023, 1024, 65_536, u64::MAX] {
+            assert_eq!(content_length(n), HeaderValue::from(n), "{n}");
         }
     }
 
