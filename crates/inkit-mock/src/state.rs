@@ -350,8 +350,8 @@ impl Inkit {
             let (template_id, template_name) = template.shared_id_and_name();
             entries.push(HistoryEntry {
                 seq,
-                id: id.into(),
-                document_id: Some(self.entry_ids.id(IdKind::Document, seq).into()),
+                id,
+                document_id: Some(self.entry_ids.id(IdKind::Document, seq)),
                 kind: EntryKind::Render,
                 route: caller.route.clone(),
                 batch_id: batch.as_ref().map(|b| b.id.clone()),
@@ -382,7 +382,7 @@ impl Inkit {
         let seq = self.seq();
         let entry = HistoryEntry {
             seq,
-            id: self.entry_ids.id(IdKind::Test, seq).into(),
+            id: self.entry_ids.id(IdKind::Test, seq),
             document_id: None,
             kind: EntryKind::Test,
             route: caller.route.clone(),
