@@ -26,7 +26,7 @@ use tower::ServiceExt;
 use crate::error::ApiError;
 use crate::faults::Verdict;
 use crate::journal::{BODY_EXCERPT_BYTES, HeaderLines, JournalEntry};
-use crate::placement::{Placement, Seat, incoming_cpu};
+use crate::placement::{Placed, Placement, incoming_cpu};
 use crate::routes::{fast, route_key, router};
 use crate::state::Inkit;
 
@@ -66,7 +66,9 @@ pub async fn serve(
         match stream.into_std() {
             Ok(stream) => {
                 let seat = placement.place(incoming_cpu(&stream));
-                workers[seat.thread()].hand(stream, seat);
+                let thread = seat.thread();
+                let placed = Placed::new(seat, placement.clone(), stream.try_clone().ok());
+                workers[thread].hand(stream, placed);
             }
             Err(e) => tracing::warn!(error = %e, "cannot hand a connection to a worker"),
         }
@@ -82,13 +84,13 @@ pub async fn serve(
 
 /// One server thread: a single-threaded runtime serving the connections it is handed.
 struct Worker {
-    connections: tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, Seat)>,
+    connections: tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, Placed)>,
     finished: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Worker {
     fn start(index: usize, inkit: Arc<Inkit>, router: Router) -> std::io::Result<Self> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Seat)>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Placed)>();
         let (finished_tx, finished) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let writer = inkit.writer.clone();
@@ -98,7 +100,7 @@ impl Worker {
                 tokio::spawn(inkit.writer.commit_on_this_thread());
                 tokio::spawn(keep_a_timer_pending());
                 let graceful = GracefulShutdown::new();
-                while let Some((stream, seat)) = rx.recv().await {
+                while let Some((stream, placed)) = rx.recv().await {
                     let stream = match tokio::net::TcpStream::from_std(stream) {
                         Ok(s) => s,
                         Err(e) => {
@@ -106,7 +108,9 @@ impl Worker {
                             continue;
                         }
                     };
-                    let service = RequestHandler { inkit: inkit.clone(), router: router.clone() };
+                    // The connection's place goes with its service, which lives as long as the connection.
+                    let service =
+                        RequestHandler { inkit: inkit.clone(), router: router.clone(), placed: Arc::new(placed) };
                     // hyper's default limit of 100 headers is ours too. Setting it, even to 100, makes hyper
                     // allocate and fill two header arrays on the heap for every request instead of using
                     // arrays on the stack. Answers are small: copied behind their head and written with one
@@ -124,7 +128,6 @@ impl Worker {
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
-                        drop(seat);
                     });
                 }
                 tokio::select! {
@@ -143,9 +146,9 @@ impl Worker {
         Ok(Self { connections: tx, finished })
     }
 
-    fn hand(&self, stream: std::net::TcpStream, seat: Seat) {
+    fn hand(&self, stream: std::net::TcpStream, placed: Placed) {
         // The worker lives until `finish`, so the send cannot fail before then.
-        let _ = self.connections.send((stream, seat));
+        let _ = self.connections.send((stream, placed));
     }
 
     /// Closes the worker's queue; resolves when it has drained its connections.
@@ -189,6 +192,7 @@ impl std::error::Error for Closed {}
 struct RequestHandler {
     inkit: Arc<Inkit>,
     router: Router,
+    placed: Arc<Placed>,
 }
 
 impl RequestHandler {
@@ -215,8 +219,14 @@ impl RequestHandler {
                 fault: None,
             }),
         };
-        let result = self.answer(&route, parts, body, journal.entry()).await;
+        let mut result = self.answer(&route, parts, body, journal.entry()).await;
         journal.entry().status = result.as_ref().map_or(0, |r| r.status().as_u16());
+        if let Ok(response) = &mut result
+            && self.placed.should_move()
+        {
+            // The client reconnects, and its new connection goes to the thread beside it (`placement`).
+            response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         result
     }
 
