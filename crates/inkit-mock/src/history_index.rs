@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::growth::{SeqSlots, ShardedMap};
+use crate::growth::{ChunkedVec, SeqSlots, ShardedMap};
 use crate::history::{EntryKind, HistoryEntry};
 use crate::ids::{IdKind, SeqIds};
 
@@ -13,6 +13,10 @@ use crate::ids::{IdKind, SeqIds};
 pub struct HistoryIndex {
     ids: SeqIds,
     slots: SeqSlots<Arc<HistoryEntry>>,
+    /// The `seq` of each entry in the order entries were first applied. That is not the order of `seq`: the
+    /// server threads commit on their own, so a lower `seq` can be applied after a higher one. A reader that
+    /// follows History as it grows keeps its place here ([`Self::applied_since`]).
+    applied: ChunkedVec<u64>,
     /// `seq` by id, for entries whose id does not carry it.
     other_ids: ShardedMap<Arc<str>, u64>,
     /// `seq` by document id, likewise.
@@ -24,6 +28,7 @@ impl HistoryIndex {
         Self {
             ids,
             slots: SeqSlots::default(),
+            applied: ChunkedVec::default(),
             other_ids: ShardedMap::default(),
             other_documents: ShardedMap::default(),
         }
@@ -42,7 +47,11 @@ impl HistoryIndex {
             self.other_documents.insert(document.clone(), seq);
         }
         let id = entry.id.clone();
-        self.slots.set(seq, entry).filter(|old| old.id != id)
+        let old = self.slots.set(seq, entry);
+        if old.is_none() {
+            self.applied.push(seq);
+        }
+        old.filter(|old| old.id != id)
     }
 
     /// The entry with id `id` (a render's or a test's), deleted ones included.
@@ -66,6 +75,16 @@ impl HistoryIndex {
 
     pub fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The entries applied after the first `from`, in the order they were applied (their current versions).
+    pub fn applied_since(&self, from: usize) -> impl Iterator<Item = &Arc<HistoryEntry>> {
+        (from..self.applied.len()).filter_map(|i| self.slots.get(self.applied[i]))
+    }
+
+    /// How many entries were applied: where [`Self::applied_since`] goes on from next time.
+    pub fn applied_count(&self) -> usize {
+        self.applied.len()
     }
 
     /// The key new entries' ids are made with.
@@ -180,6 +199,26 @@ mod tests {
         assert_eq!(index.len(), 3);
         assert_eq!(index.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 5, 9]);
         assert!(index.get(&ids.id(IdKind::Render, 5)).unwrap().deleted_at.is_some());
+    }
+
+    #[test]
+    fn entries_applied_out_of_seq_order_are_followed_in_the_order_applied() {
+        let ids = SeqIds::new(1);
+        let mut index = HistoryIndex::new(ids);
+        index.insert(render(ids, 1));
+        let seen: Vec<u64> = index.applied_since(0).map(|e| e.seq).collect();
+        index.insert(render(ids, 0)); // committed late, by another thread
+        index.insert(render(ids, 2));
+        let mut deleted = (*render(ids, 1)).clone();
+        deleted.deleted_at = Some(deleted.created_at);
+        index.insert(Arc::new(deleted)); // a new version is no new entry
+
+        let later: Vec<u64> = index.applied_since(seen.len()).map(|e| e.seq).collect();
+
+        assert_eq!((seen, later), (vec![1], vec![0, 2]));
+        assert_eq!(index.applied_count(), 3);
+        assert_eq!(index.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2], "iteration is by seq");
+        assert!(index.applied_since(0).any(|e| e.deleted_at.is_some()), "current versions");
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl Inkit {
         let mut entries = snapshot.entries;
         entries.sort_by_key(|e| e.seq);
         for e in entries {
-            next_seq = next_seq.max(e.seq + 1);
+            next_seq = next_seq.max(e.seq.saturating_add(1));
             let (id, seq) = (e.id.clone(), e.seq);
             if let Some(hidden) = data.insert_entry(Arc::new(e)) {
                 eprintln!(
@@ -213,7 +213,7 @@ impl Inkit {
             }
         }
         for b in snapshot.batches {
-            next_seq = next_seq.max(b.seq + 1);
+            next_seq = next_seq.max(b.seq.saturating_add(1));
             data.batches.upsert(b.id.as_str().into(), Arc::new(b));
         }
         if let Some(dir) = &config.templates_dir {
@@ -496,6 +496,15 @@ impl Inkit {
     /// Entries matching `keep`, in order of acceptance.
     pub fn entries_where(&self, keep: impl Fn(&HistoryEntry) -> bool) -> Vec<Arc<HistoryEntry>> {
         self.read().entries.iter().filter(|e| keep(e)).cloned().collect()
+    }
+
+    /// The entries stored after the first `from` in the order they were stored (which is not quite the order
+    /// of acceptance: requests on two server threads commit in either order), and the count to pass next time.
+    /// A reset starts the count again.
+    pub fn entries_stored_since(&self, from: usize) -> (Vec<Arc<HistoryEntry>>, usize) {
+        let data = self.read();
+        let entries: Vec<Arc<HistoryEntry>> = data.entries.applied_since(from).cloned().collect();
+        (entries, data.entries.applied_count())
     }
 
     pub fn entry_count(&self) -> usize {

@@ -5,7 +5,6 @@
 //! read back from History: the entry's creation time minus the event's time in the engine, which the
 //! delivery id carries (`<campaign>-e<nanos>.<n>-<user>`, the `Idempotency-Key` Inkit stores).
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -33,8 +32,8 @@ pub struct LiveRig {
     http: HttpClient,
     campaign_id: u64,
     users: u64,
-    /// History entries read by [`LiveRig::new_latencies`]: History lists them in the order they were stored,
-    /// which is not quite the order of their `seq` (requests on two server threads commit in either order).
+    /// History entries read by [`LiveRig::new_latencies`], counted in the order they were stored
+    /// (`Inkit::entries_stored_since`).
     read: usize,
     posted: u64,
 }
@@ -135,12 +134,8 @@ impl LiveRig {
 
     /// The campaign's History entries accepted since the last call, as latencies.
     pub fn new_latencies(&mut self) -> NewEntries {
-        let (from, position) = (self.read, Cell::new(0usize));
-        let entries = self.pipeline.inkit.entries_where(|_| {
-            position.set(position.get() + 1);
-            position.get() > from
-        });
-        self.read = position.get();
+        let (entries, read) = self.pipeline.inkit.entries_stored_since(self.read);
+        self.read = read;
         let mut found = NewEntries::default();
         for entry in &entries {
             if entry.kind != EntryKind::Render {
