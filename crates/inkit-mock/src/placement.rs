@@ -11,13 +11,19 @@
 //!
 //! A client thread may still be on the wrong CPU when it connects (wrk's two threads often make all their
 //! connections from one CPU, before the scheduler spreads them), and the scheduler may move it later. So a
-//! connection checks every [`CHECK_EVERY`] requests where its packets arrive; when two checks in a row point
+//! connection notes every [`CHECK_EVERY`] reads where its packets arrive ([`NotingStream`]), and checks every
+//! [`CHECK_EVERY`] requests; when two checks in a row point
 //! to another server thread that has room, its next answer carries `Connection: close`, and the client's
 //! new connection is placed afresh. Servers close keep-alive connections this way for their own reasons all
 //! the time (nginx after 1,000 requests by default); HTTP clients reconnect without an error.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How many more open connections the thread a connection's CPU points to may have than the least busy
 /// thread before the connection goes to the least busy one instead. When every client thread happened to
@@ -86,22 +92,31 @@ fn choose(open: &[usize], cpu: Option<usize>) -> usize {
     }
 }
 
+/// A [`Placed`] connection's CPU, as its [`NotingStream`] last saw it; `usize::MAX` before it has.
+type CpuNote = Arc<AtomicUsize>;
+
+const NO_CPU: usize = usize::MAX;
+
 /// A connection on its server thread, counting its requests to check its place now and then.
 #[derive(Debug)]
 pub struct Placed {
     seat: Seat,
     placement: Placement,
-    /// The connection's socket, to ask where its packets arrive (a second handle; `None` if it could not be
-    /// made, and then the connection stays where it is).
-    probe: Option<std::net::TcpStream>,
+    cpu: CpuNote,
     requests: AtomicU32,
     /// Whether the last check found the connection on the wrong thread.
     misplaced: AtomicBool,
 }
 
 impl Placed {
-    pub fn new(seat: Seat, placement: Placement, probe: Option<std::net::TcpStream>) -> Self {
-        Self { seat, placement, probe, requests: AtomicU32::new(0), misplaced: AtomicBool::new(false) }
+    pub fn new(seat: Seat, placement: Placement) -> Self {
+        let cpu = Arc::new(AtomicUsize::new(NO_CPU));
+        Self { seat, placement, cpu, requests: AtomicU32::new(0), misplaced: AtomicBool::new(false) }
+    }
+
+    /// The connection's socket, made to note where its packets arrive for this connection's checks.
+    pub fn noting(&self, stream: tokio::net::TcpStream) -> NotingStream {
+        NotingStream { stream, reads: 0, cpu: self.cpu.clone() }
     }
 
     /// Counts a request. True when its answer should close the connection, so that the client's next one is
@@ -111,23 +126,76 @@ impl Placed {
         if !n.is_multiple_of(CHECK_EVERY) {
             return false;
         }
-        let Some(cpu) = self.probe.as_ref().and_then(incoming_cpu) else { return false };
+        let cpu = self.cpu.load(Ordering::Relaxed);
+        if cpu == NO_CPU {
+            return false;
+        }
         let wrong = self.placement.would_move(self.seat.thread, cpu);
         let wrong_before = self.misplaced.swap(wrong, Ordering::Relaxed);
         wrong && wrong_before
     }
 }
 
-/// The CPU that the kernel last processed `stream`'s incoming packets on: for a connection over loopback, the
-/// CPU its client thread sent from.
-pub fn incoming_cpu(stream: &std::net::TcpStream) -> Option<usize> {
-    #[cfg(target_os = "linux")]
-    return socket2::SockRef::from(stream).cpu_affinity().ok();
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = stream;
-        None
+/// A connection's socket that notes, every [`CHECK_EVERY`] reads, the CPU its packets arrive on. (Asking on a
+/// second handle of the socket would hold a second file descriptor per connection.)
+#[derive(Debug)]
+pub struct NotingStream {
+    stream: tokio::net::TcpStream,
+    reads: u32,
+    cpu: CpuNote,
+}
+
+impl AsyncRead for NotingStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let read = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if read.is_ready() {
+            this.reads = this.reads.wrapping_add(1);
+            if this.reads.is_multiple_of(CHECK_EVERY) {
+                this.cpu.store(incoming_cpu(&this.stream).unwrap_or(NO_CPU), Ordering::Relaxed);
+            }
+        }
+        read
     }
+}
+
+impl AsyncWrite for NotingStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// The CPU that the kernel last processed a socket's incoming packets on: for a connection over loopback, the
+/// CPU its client thread sent from. `None` where the OS does not say.
+#[cfg(target_os = "linux")]
+pub fn incoming_cpu(socket: &impl std::os::fd::AsFd) -> Option<usize> {
+    // socket2 reads the option as a C int and casts it: a -1 ("not known") arrives as usize::MAX.
+    socket2::SockRef::from(socket).cpu_affinity().ok().filter(|&cpu| isize::try_from(cpu).is_ok())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn incoming_cpu<S>(_socket: &S) -> Option<usize> {
+    None
 }
 
 #[cfg(test)]
@@ -169,24 +237,35 @@ mod tests {
         assert_eq!(placement.place(Some(0)).thread(), 0, "back within the slack");
     }
 
+    /// Which of `requests` requests' answers said to move.
+    fn moves(placed: &Placed, requests: u32) -> Vec<u32> {
+        (1..=requests).filter(|_| placed.should_move()).collect()
+    }
+
     #[test]
     fn a_connection_moves_when_two_checks_find_its_cpu_served_by_a_thread_with_room() {
-        // arrange: thread 0 holds three connections, thread 1 one; the first of thread 0's is probed
+        // arrange: thread 0 holds three connections, thread 1 one
         let placement = Placement::new(2);
-        let (_client, accepted) = loopback_pair();
         let mut seats: Vec<Seat> = (0..3).map(|_| placement.place(Some(0))).collect();
         let _other = placement.place(Some(1));
-        let placed = Placed::new(seats.remove(0), placement.clone(), Some(accepted));
-        let cpu = incoming_cpu(placed.probe.as_ref().unwrap()).unwrap_or(0);
-        let wrong = !cpu.is_multiple_of(2);
+        let placed = Placed::new(seats.remove(0), placement.clone());
 
-        // act: two checks' worth of requests
-        let answers: Vec<bool> = (0..2 * CHECK_EVERY).map(|_| placed.should_move()).collect();
+        // act: the client now sends from cpu 1, for two checks' worth of requests
+        placed.cpu.store(1, Ordering::Relaxed);
+        let moved = moves(&placed, 2 * CHECK_EVERY);
 
-        // assert: only the second check's request may say move, and only if the socket's cpu is thread 1's
-        let moves: Vec<usize> = answers.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i + 1).collect();
-        let expected = if wrong { vec![2 * CHECK_EVERY as usize] } else { vec![] };
-        assert_eq!(moves, expected, "cpu {cpu}");
+        // assert: the first check only notices; the second says move
+        assert_eq!(moved, [2 * CHECK_EVERY]);
+    }
+
+    #[test]
+    fn a_connection_whose_cpu_changed_back_before_the_second_check_stays() {
+        let placement = Placement::new(2);
+        let placed = Placed::new(placement.place(Some(0)), placement.clone());
+        placed.cpu.store(1, Ordering::Relaxed);
+        assert!(moves(&placed, CHECK_EVERY).is_empty());
+        placed.cpu.store(0, Ordering::Relaxed);
+        assert!(moves(&placed, 3 * CHECK_EVERY).is_empty());
     }
 
     #[test]
@@ -200,16 +279,35 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_without_a_probe_never_moves() {
+    fn a_connection_whose_cpu_is_not_known_never_moves() {
         let placement = Placement::new(2);
-        let placed = Placed::new(placement.place(Some(0)), placement.clone(), None);
-        assert!((0..4 * CHECK_EVERY).all(|_| !placed.should_move()));
+        let placed = Placed::new(placement.place(Some(0)), placement.clone());
+        assert!(moves(&placed, 4 * CHECK_EVERY).is_empty());
     }
 
-    fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (client, listener.accept().unwrap().0)
+    #[tokio::test]
+    async fn the_stream_notes_its_cpu_every_check_and_passes_bytes_through() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let placement = Placement::new(2);
+        let placed = Placed::new(placement.place(None), placement.clone());
+        let mut stream = placed.noting(listener.accept().await.unwrap().0);
+
+        let mut byte = [0u8; 1];
+        for i in 0..CHECK_EVERY {
+            assert_eq!(placed.cpu.load(Ordering::Relaxed), NO_CPU, "not noted before read {i}");
+            client.write_all(&[i as u8]).await.unwrap();
+            stream.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte[0], i as u8);
+        }
+        stream.write_all(b"ok").await.unwrap();
+        let mut answer = [0u8; 2];
+        client.read_exact(&mut answer).await.unwrap();
+
+        assert_eq!(&answer, b"ok");
+        let noted = placed.cpu.load(Ordering::Relaxed);
+        assert_eq!(noted != NO_CPU, cfg!(target_os = "linux"), "noted {noted} after {CHECK_EVERY} reads");
     }
 
     #[test]

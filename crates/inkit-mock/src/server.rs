@@ -67,7 +67,7 @@ pub async fn serve(
             Ok(stream) => {
                 let seat = placement.place(incoming_cpu(&stream));
                 let thread = seat.thread();
-                let placed = Placed::new(seat, placement.clone(), stream.try_clone().ok());
+                let placed = Placed::new(seat, placement.clone());
                 workers[thread].hand(stream, placed);
             }
             Err(e) => tracing::warn!(error = %e, "cannot hand a connection to a worker"),
@@ -108,6 +108,7 @@ impl Worker {
                             continue;
                         }
                     };
+                    let stream = placed.noting(stream);
                     // The connection's place goes with its service, which lives as long as the connection.
                     let service =
                         RequestHandler { inkit: inkit.clone(), router: router.clone(), placed: Arc::new(placed) };
