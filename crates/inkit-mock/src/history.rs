@@ -105,6 +105,37 @@ pub struct HistoryEntry {
     pub deleted_at: Option<Timestamp>,
 }
 
+#[cfg(test)]
+impl HistoryEntry {
+    /// An entry with its required fields only, every optional one empty, for tests.
+    pub fn required_only(seq: u64, id: &str, kind: EntryKind, at: Timestamp) -> Self {
+        Self {
+            seq,
+            id: id.into(),
+            document_id: None,
+            kind,
+            route: "POST /v1/generate".into(),
+            batch_id: None,
+            template_id: None,
+            template_name: None,
+            name: None,
+            description: None,
+            merge_parameters: MergeParameters::default(),
+            destinations: None,
+            folder_id: "fold_x".into(),
+            warnings: Vec::new(),
+            created_at: at,
+            ready_at: at,
+            created_by: "default".into(),
+            request_headers: BTreeMap::new(),
+            idempotency_key: None,
+            duplicate_of: None,
+            test_body: None,
+            deleted_at: None,
+        }
+    }
+}
+
 impl HistoryEntry {
     pub fn status(&self, now: Timestamp) -> Status {
         if self.deleted_at.is_some() {

@@ -102,38 +102,15 @@ fn id_kind(entry: &HistoryEntry) -> IdKind {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::ids::IdGenerator;
-    use crate::merge_parameters::MergeParameters;
 
     fn entry(seq: u64, id: &str, document_id: Option<&str>) -> Arc<HistoryEntry> {
         let kind = if id.starts_with("test_") { EntryKind::Test } else { EntryKind::Render };
         let at = "2026-11-27T09:54:46Z".parse().unwrap();
         Arc::new(HistoryEntry {
-            seq,
-            id: id.into(),
             document_id: document_id.map(Into::into),
-            kind,
-            route: "POST /v1/generate".into(),
-            batch_id: None,
-            template_id: None,
-            template_name: None,
-            name: None,
-            description: None,
-            merge_parameters: MergeParameters::default(),
-            destinations: None,
-            folder_id: "fold_x".into(),
-            warnings: Vec::new(),
-            created_at: at,
-            ready_at: at,
-            created_by: "default".into(),
-            request_headers: BTreeMap::new(),
-            idempotency_key: None,
-            duplicate_of: None,
-            test_body: None,
-            deleted_at: None,
+            ..HistoryEntry::required_only(seq, id, kind, at)
         })
     }
 

@@ -242,26 +242,7 @@ mod tests {
 
     #[test]
     fn an_entry_with_only_its_required_fields_is_written_as_serde_writes_it() {
-        let e = HistoryEntry {
-            kind: EntryKind::Test,
-            document_id: None,
-            batch_id: None,
-            template_id: None,
-            template_name: None,
-            name: None,
-            description: None,
-            merge_parameters: MergeParameters::default(),
-            destinations: None,
-            warnings: Vec::new(),
-            request_headers: BTreeMap::new(),
-            idempotency_key: None,
-            duplicate_of: None,
-            test_body: None,
-            deleted_at: None,
-            created_at: "1969-07-20T20:17:40Z".parse().unwrap(),
-            seq: 0,
-            ..full("x")
-        };
+        let e = HistoryEntry::required_only(0, "test_x", EntryKind::Test, "1969-07-20T20:17:40Z".parse().unwrap());
         assert_eq!(ours(&e), serde_json::to_string(&e).unwrap());
     }
 }
