@@ -9,13 +9,18 @@
 //! (2 threads, 32 connections) on the 2-core machine: 62,700-67,100 requests/s round-robin, 68,700-77,400
 //! grouped, in alternating runs (docs/benchmarks.md, inkit-mock, "Fifth round").
 //!
-//! A client thread may still be on the wrong CPU when it connects (wrk's two threads often make all their
-//! connections from one CPU, before the scheduler spreads them), and the scheduler may move it later. So a
-//! connection notes every [`CHECK_EVERY`] reads where its packets arrive ([`NotingStream`]), and checks every
-//! [`CHECK_EVERY`] requests; when two checks in a row point
-//! to another server thread that has room, its next answer carries `Connection: close`, and the client's
-//! new connection is placed afresh. Servers close keep-alive connections this way for their own reasons all
-//! the time (nginx after 1,000 requests by default); HTTP clients reconnect without an error.
+//! Which thread serves a CPU is not fixed: it is the thread that most of the connections arriving on that CPU
+//! are on (its *home*), or, for a CPU no connection has come from yet, CPU number modulo threads. So when the
+//! scheduler swaps two client threads between CPUs, each server thread keeps its group of connections, and only
+//! the CPU its group arrives on changes.
+//!
+//! A client thread may still be on another CPU when it connects than when it works (wrk's two threads often make
+//! all their connections from one CPU, before the scheduler spreads them). So a connection notes every
+//! [`CHECK_EVERY`] reads where its packets arrive ([`NotingStream`]), and checks every [`CHECK_EVERY`]
+//! requests; when two checks in a row find that its CPU's home is another thread with room, its next answer
+//! carries `Connection: close`, and the client's new connection is placed afresh. Servers close keep-alive
+//! connections this way for their own reasons all the time (nginx after 1,000 requests by default); HTTP
+//! clients reconnect without an error.
 
 use std::io;
 use std::pin::Pin;
@@ -25,68 +30,122 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// How many more open connections the thread a connection's CPU points to may have than the least busy
-/// thread before the connection goes to the least busy one instead. When every client thread happened to
+/// How many more open connections a CPU's home thread may have than the least busy thread before a
+/// connection arriving on that CPU goes to the least busy one instead. When every client thread happened to
 /// connect from one CPU, grouping would put all the load on one thread; this keeps it spread.
 const SLACK: usize = 2;
 
 /// How many requests a connection serves between two looks at the CPU its packets arrive on.
 pub const CHECK_EVERY: u32 = 256;
 
-/// Open connections per server thread, and the choice of thread for the next one.
+/// CPUs are counted modulo this many (more than a machine this tool runs on is likely to have).
+const CPU_BUCKETS: usize = 64;
+
+/// Not counted under any CPU.
+const NO_BUCKET: usize = usize::MAX;
+
+/// Open connections per server thread, how many of each thread's arrive on each CPU, and the choice of
+/// thread for the next connection.
 #[derive(Debug, Clone)]
 pub struct Placement {
-    open: Arc<[AtomicUsize]>,
+    counts: Arc<Counts>,
 }
 
-/// A connection's place on a server thread; dropping it (the connection closed) frees the place.
+#[derive(Debug)]
+struct Counts {
+    open: Box<[AtomicUsize]>,
+    /// `[thread * CPU_BUCKETS + cpu % CPU_BUCKETS]`: the thread's connections last seen arriving on that CPU.
+    arriving: Box<[AtomicUsize]>,
+}
+
+/// A connection's place on a server thread, counted under the CPU it was last seen arriving on; dropping it
+/// (the connection closed) frees the place.
 #[derive(Debug)]
 pub struct Seat {
-    open: Arc<[AtomicUsize]>,
+    counts: Arc<Counts>,
     thread: usize,
+    bucket: AtomicUsize,
 }
 
 impl Seat {
     pub fn thread(&self) -> usize {
         self.thread
     }
+
+    /// Counts this connection under `cpu` from now on.
+    fn note(&self, cpu: usize) {
+        let bucket = cpu % CPU_BUCKETS;
+        let old = self.bucket.swap(bucket, Ordering::Relaxed);
+        if old != bucket {
+            self.counts.arriving[self.thread * CPU_BUCKETS + bucket].fetch_add(1, Ordering::Relaxed);
+            if old != NO_BUCKET {
+                self.counts.arriving[self.thread * CPU_BUCKETS + old].fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.open[self.thread].fetch_sub(1, Ordering::Relaxed);
+        self.counts.open[self.thread].fetch_sub(1, Ordering::Relaxed);
+        let bucket = *self.bucket.get_mut();
+        if bucket != NO_BUCKET {
+            self.counts.arriving[self.thread * CPU_BUCKETS + bucket].fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
 impl Placement {
     pub fn new(threads: usize) -> Self {
-        Self { open: (0..threads.max(1)).map(|_| AtomicUsize::new(0)).collect() }
+        let threads = threads.max(1);
+        let zeros = |n: usize| (0..n).map(|_| AtomicUsize::new(0)).collect();
+        Self { counts: Arc::new(Counts { open: zeros(threads), arriving: zeros(threads * CPU_BUCKETS) }) }
     }
 
     /// The thread for a new connection whose packets arrive on `cpu` (`None` where the OS does not say).
     pub fn place(&self, cpu: Option<usize>) -> Seat {
-        let thread = choose(&self.open_now(), cpu);
-        self.open[thread].fetch_add(1, Ordering::Relaxed);
-        Seat { open: self.open.clone(), thread }
+        let thread = choose(&self.open_now(), cpu.map(|cpu| self.home(cpu, None)));
+        self.counts.open[thread].fetch_add(1, Ordering::Relaxed);
+        let seat = Seat { counts: self.counts.clone(), thread, bucket: AtomicUsize::new(NO_BUCKET) };
+        if let Some(cpu) = cpu {
+            seat.note(cpu);
+        }
+        seat
     }
 
-    /// Whether a connection on `thread` whose packets now arrive on `cpu` would be placed on another thread
-    /// if it connected again.
-    fn would_move(&self, thread: usize, cpu: usize) -> bool {
+    /// Notes that `seat`'s connection now arrives on `cpu`, and says whether it would be placed on another
+    /// thread if it connected again.
+    fn would_move(&self, seat: &Seat, cpu: usize) -> bool {
+        seat.note(cpu);
         let mut open = self.open_now();
-        open[thread] = open[thread].saturating_sub(1);
-        choose(&open, Some(cpu)) != thread
+        open[seat.thread] = open[seat.thread].saturating_sub(1);
+        choose(&open, Some(self.home(cpu, Some(seat.thread)))) != seat.thread
+    }
+
+    /// The thread most of the connections arriving on `cpu` are on, not counting one on `excluding`; for a CPU
+    /// none arrive on, `cpu` modulo threads.
+    fn home(&self, cpu: usize, excluding: Option<usize>) -> usize {
+        let threads = self.counts.open.len();
+        let bucket = cpu % CPU_BUCKETS;
+        let arriving = |t: usize| {
+            let n = self.counts.arriving[t * CPU_BUCKETS + bucket].load(Ordering::Relaxed);
+            if excluding == Some(t) { n.saturating_sub(1) } else { n }
+        };
+        match (0..threads).max_by_key(|&t| (arriving(t), std::cmp::Reverse(t))) {
+            Some(t) if arriving(t) > 0 => t,
+            _ => cpu % threads,
+        }
     }
 
     fn open_now(&self) -> Vec<usize> {
-        self.open.iter().map(|n| n.load(Ordering::Relaxed)).collect()
+        self.counts.open.iter().map(|n| n.load(Ordering::Relaxed)).collect()
     }
 }
 
-/// The thread `cpu` points to if it has room, else the least busy one.
-fn choose(open: &[usize], cpu: Option<usize>) -> usize {
+/// `preferred` if it has room, else the least busy thread.
+fn choose(open: &[usize], preferred: Option<usize>) -> usize {
     let least = (0..open.len()).min_by_key(|&t| open[t]).unwrap_or(0);
-    match cpu.map(|cpu| cpu % open.len()) {
+    match preferred {
         Some(t) if open[t] <= open[least] + SLACK => t,
         _ => least,
     }
@@ -130,7 +189,7 @@ impl Placed {
         if cpu == NO_CPU {
             return false;
         }
-        let wrong = self.placement.would_move(self.seat.thread, cpu);
+        let wrong = self.placement.would_move(&self.seat, cpu);
         let wrong_before = self.misplaced.swap(wrong, Ordering::Relaxed);
         wrong && wrong_before
     }
@@ -269,13 +328,45 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_stays_when_the_thread_its_cpu_points_to_has_no_room() {
+    fn a_connection_stays_when_its_cpus_home_has_no_room() {
         let placement = Placement::new(2);
         let seats: Vec<Seat> = (0..8).map(|_| placement.place(Some(1))).collect();
-        let on_zero = seats.iter().find(|s| s.thread() == 0).expect("the slack sent some to thread 0");
-        assert!(!placement.would_move(on_zero.thread(), 1), "thread 1 has more than its share already");
-        assert_eq!(placement.open_now(), [3, 5]);
-        assert!(placement.would_move(1, 0), "thread 0 has room for a connection of thread 1 that arrives on cpu 0");
+        assert_eq!(placement.open_now(), [3, 5], "the slack sent three to thread 0");
+        let on_zero = seats.iter().find(|s| s.thread() == 0).unwrap();
+        let on_one = seats.iter().find(|s| s.thread() == 1).unwrap();
+
+        assert!(!placement.would_move(on_zero, 1), "cpu 1's home, thread 1, has more than its share already");
+        assert!(placement.would_move(on_one, 0), "cpu 0 has no home yet; thread 0 is cpu 0's by number, and has room");
+    }
+
+    #[test]
+    fn when_client_threads_swap_cpus_each_group_stays_on_its_thread() {
+        // arrange: four connections arrive on cpu 0 and are on thread 0; four on cpu 1, on thread 1
+        let placement = Placement::new(2);
+        let seats: Vec<Seat> = [0, 1, 0, 1, 0, 1, 0, 1].into_iter().map(|cpu| placement.place(Some(cpu))).collect();
+        assert_eq!(threads_of(&seats), [0, 1, 0, 1, 0, 1, 0, 1]);
+
+        // act: the scheduler swaps the client threads; every connection notes its new cpu
+        for seat in &seats {
+            seat.note(1 - seat.thread());
+        }
+
+        // assert: cpu 1's home is now thread 0, and no connection would move
+        assert_eq!((placement.home(1, None), placement.home(0, None)), (0, 1));
+        for seat in &seats {
+            assert!(!placement.would_move(seat, 1 - seat.thread()), "thread {}", seat.thread());
+        }
+        assert_eq!(placement.place(Some(1)).thread(), 0, "a new connection from cpu 1 joins its group");
+    }
+
+    #[test]
+    fn a_closed_connection_is_no_longer_counted_under_its_cpu() {
+        let placement = Placement::new(2);
+        let seat = placement.place(Some(5));
+        assert_eq!(placement.home(5, None), seat.thread());
+        drop(seat);
+        assert_eq!(placement.home(5, None), 5 % 2, "no connection arrives on cpu 5 any more");
+        assert_eq!(placement.open_now(), [0, 0]);
     }
 
     #[test]
